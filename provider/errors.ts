@@ -1,0 +1,89 @@
+/**
+ * The errors users see. Each says where (the host), what (the command, the
+ * field) and why (the kernel's own words, the rule that was broken), and none
+ * carries a credential.
+ */
+
+import { quoteArgv } from "./transport/quote";
+
+/** One input that failed validation: the field's path and the rule it broke. */
+export interface ValidationFailure {
+  /** The input property, e.g. `a.name` or `addresses[1]`. */
+  readonly property: string;
+  /** The rule, in words: `must be 1-15 bytes, got 16`. */
+  readonly reason: string;
+}
+
+/**
+ * Inputs that break a rule, found before anything touched a host.
+ * Its message lists every failure as `property: reason`.
+ */
+export class ValidationError extends Error {
+  override readonly name = "ValidationError";
+  constructor(readonly failures: readonly ValidationFailure[]) {
+    super(failures.map((f) => `${f.property}: ${f.reason}`).join("; "));
+  }
+}
+
+/**
+ * A command that ran on a host and ended with a non-zero exit code, when the
+ * resource decided that this exit means failure.
+ * Reads like: `running "ip link add br0 type bridge" on 10.1.0.2: exit 2: RTNETLINK answers: File exists`.
+ */
+export class CommandError extends Error {
+  override readonly name = "CommandError";
+  /** The command line as it ran, quoted for a POSIX shell. */
+  readonly command: string;
+  /** The first line of the message, without stdout. */
+  readonly shortMessage: string;
+  constructor(
+    readonly host: string,
+    readonly argv: readonly string[],
+    readonly exitCode: number,
+    readonly stdout: string,
+    readonly stderr: string,
+  ) {
+    const command = quoteArgv(argv);
+    const why = stderr.trim() || stdout.trim() || "(no output)";
+    const shortMessage = `running "${command}" on ${host}: exit ${exitCode}: ${why}`;
+    super(shortMessage);
+    this.command = command;
+    this.shortMessage = shortMessage;
+  }
+}
+
+/** Why a connection failed, kept apart from command failures (after ssh2's `err.level`). */
+export type TransportErrorLevel =
+  | "connect" // TCP could not be opened (host down, refused, unreachable)
+  | "timeout" // the dial deadline passed while the host was still not answering
+  | "authentication" // the server refused every credential offered
+  | "host-key" // the server's key is not the pinned one
+  | "sudo" // sudo -n refused (a password is required, or the user may not sudo)
+  | "protocol"; // the connection broke after it was up (session killed, keepalive lost)
+
+/** An SSH connection that could not be made or was lost. */
+export class TransportError extends Error {
+  override readonly name = "TransportError";
+  constructor(
+    readonly level: TransportErrorLevel,
+    readonly host: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`ssh to ${host}: ${message}`, options);
+  }
+}
+
+/**
+ * A resource's object was expected on the host and is not there, where
+ * absence is an error (for example a bridge that a veth end should join).
+ */
+export class NotFoundError extends Error {
+  override readonly name = "NotFoundError";
+  constructor(
+    readonly host: string,
+    readonly what: string,
+  ) {
+    super(`on ${host}: ${what} does not exist`);
+  }
+}

@@ -1,0 +1,25 @@
+/**
+ * pulumi-linuxnet: Pulumi resources that build Linux host networks over SSH.
+ *
+ * ```ts
+ * import * as linuxnet from "pulumi-linuxnet";
+ * const blue = new linuxnet.Namespace("blue", { connection, name: "ns-blue" });
+ * ```
+ *
+ * @packageDocumentation
+ */
+
+export type { ConnectionArgs } from "./transport/connection";
+export { Namespace, type NamespaceArgs } from "./resources/namespace";
+export { Bridge, type BridgeArgs } from "./resources/bridge";
+export { VethPair, type VethPairArgs, type VethEndArgs, type VethEnd } from "./resources/veth";
+export { Route, type RouteArgs } from "./resources/route";
+export { NatRule, type NatRuleArgs } from "./resources/nat";
+export {
+  CommandError,
+  NotFoundError,
+  TransportError,
+  type TransportErrorLevel,
+  ValidationError,
+  type ValidationFailure,
+} from "./errors";

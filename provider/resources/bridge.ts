@@ -1,0 +1,260 @@
+/**
+ * Bridge: a Linux bridge (a virtual switch), on the host or inside a
+ * namespace, with optional addresses (a gateway for the namespaces behind it)
+ * and an optional rule that lets traffic pass between its own ports where the
+ * FORWARD chain's policy is DROP.
+ */
+
+import * as pulumi from "@pulumi/pulumi";
+import type { ConnectionArgs } from "../transport/connection";
+import { connectionInput, dynamicProvider, withSecretConnection } from "./program";
+import { CommandError } from "../errors";
+import type { Host } from "../transport";
+import { ipArgv } from "../host/ip";
+import { deleteTaggedRules, iptablesArgv, readTaggedRules, hasTag } from "../host/iptables";
+import {
+  type BaseInputs,
+  type Kind,
+  autoName,
+  checkConnection,
+  containsUnknown,
+  diffFields,
+  transactional,
+} from "./kind";
+import { FRESH_LINK, type LinkSettings, managedView, observeLink, planLinkChanges, runPlan } from "./link";
+import {
+  Checker,
+  MAX_INTERFACE_NAME_BYTES,
+  checkAddresses,
+  formatAddress,
+  interfaceNameProblem,
+  isUnknown,
+  mtuProblem,
+  namespaceNameProblem,
+} from "./validate";
+
+/** Inputs of a Bridge, as the provider sees them. */
+export interface BridgeInputs extends BaseInputs {
+  readonly name: string;
+  readonly autoNamed?: boolean;
+  /** The namespace it lives in; the host's own when unset. */
+  readonly namespace?: string;
+  /** Addresses on the bridge itself, e.g. the gateway `10.0.0.254/24`. */
+  readonly addresses: string[];
+  readonly mtu?: number;
+  /** Administratively up; true. */
+  readonly up: boolean;
+  /**
+   * Accept forwarding between the bridge's own ports in the FORWARD chain
+   * (`-i br -o br -j ACCEPT`), for hosts whose FORWARD policy is DROP and
+   * where br_netfilter sends bridged traffic through iptables; false.
+   */
+  readonly acceptForwarding: boolean;
+}
+
+/** Outputs of a Bridge. */
+export type BridgeOutputs = BridgeInputs;
+
+/** The tag of a bridge's forwarding rule: unique per namespace, as the bridge's name is. */
+export function bridgeRuleTag(name: string): string {
+  return `linuxnet:bridge:${name}`;
+}
+
+/** Equivalent to: `ip [-n NS] link add NAME type bridge` */
+export function planBridgeAdd(inputs: BridgeInputs): string[] {
+  return ipArgv(inputs.namespace, "link", "add", inputs.name, "type", "bridge");
+}
+
+/** Equivalent to: `[ip netns exec NS] iptables -w -t filter -I FORWARD 1 -i BR -o BR -m comment --comment TAG -j ACCEPT` */
+export function planForwardRule(namespace: string | undefined, name: string): string[] {
+  // Inserted first, so that it comes before the DROP rules a host may already have.
+  return iptablesArgv(namespace, "filter", "-I", "FORWARD", "1", "-i", name, "-o", name,
+    "-m", "comment", "--comment", bridgeRuleTag(name), "-j", "ACCEPT");
+}
+
+function settings(inputs: BridgeInputs): LinkSettings {
+  return { addresses: inputs.addresses, up: inputs.up, mtu: inputs.mtu };
+}
+
+/** The Bridge kind. */
+export const bridgeKind: Kind<BridgeInputs, BridgeOutputs> = {
+  check(olds, news) {
+    const c = new Checker();
+    checkConnection(c, news.connection);
+    let name = news.name;
+    let autoNamed = false;
+    if (name === undefined || name === null) {
+      name = autoName(news.resourceName, olds?.autoNamed ? olds.name : undefined, MAX_INTERFACE_NAME_BYTES);
+      autoNamed = true;
+    } else if (!isUnknown(name)) {
+      const problem = interfaceNameProblem(name);
+      if (problem) c.fail("name", problem);
+    }
+    if (news.namespace !== undefined && !isUnknown(news.namespace)) {
+      const problem = namespaceNameProblem(news.namespace);
+      if (problem) c.fail("namespace", problem);
+    }
+    const addresses = checkAddresses(c, "addresses", news.addresses);
+    if (news.mtu !== undefined && !isUnknown(news.mtu)) {
+      const problem = mtuProblem(news.mtu);
+      if (problem) c.fail("mtu", problem);
+    }
+    for (const flag of ["up", "acceptForwarding"] as const) {
+      if (news[flag] !== undefined && typeof news[flag] !== "boolean" && !isUnknown(news[flag])) {
+        c.fail(flag, "must be true or false");
+      }
+    }
+    return {
+      inputs: {
+        ...news,
+        name,
+        autoNamed,
+        addresses: addresses ? addresses.map(formatAddress) : news.addresses,
+        up: news.up ?? true,
+        acceptForwarding: news.acceptForwarding ?? false,
+      },
+      failures: c.failures,
+    };
+  },
+
+  diff(olds, news) {
+    return diffFields(
+      { ...olds, host: olds.connection?.host },
+      { ...news, host: news.connection?.host },
+      { replace: ["name", "namespace", "host"], update: ["addresses", "mtu", "up", "acceptForwarding"] },
+      olds.name === news.name || containsUnknown(news.name),
+    );
+  },
+
+  async create(host, inputs) {
+    return transactional(async (undo) => {
+      const add = planBridgeAdd(inputs);
+      const r = await host.run(add);
+      if (r.exitCode !== 0) {
+        let why = r.stderr;
+        if (/File exists/.test(r.stderr)) {
+          const existing = await observeLink(host, inputs.namespace, inputs.name);
+          why =
+            existing?.kind === "bridge"
+              ? `${r.stderr.trim()}: bridge "${inputs.name}" already exists and is not managed by this stack`
+              : `${r.stderr.trim()}: "${inputs.name}" already exists but is not a bridge (it is a ${existing?.kind ?? "plain"} link)`;
+        }
+        throw new CommandError(host.name, add, r.exitCode, r.stdout, why);
+      }
+      undo(() => host.run(ipArgv(inputs.namespace, "link", "del", "dev", inputs.name)));
+      await runPlan(host, planLinkChanges(inputs.namespace, inputs.name, FRESH_LINK, settings(inputs)));
+      if (inputs.acceptForwarding) {
+        await host.runOk(planForwardRule(inputs.namespace, inputs.name));
+        undo(() => deleteTaggedRules(host, inputs.namespace, "filter", bridgeRuleTag(inputs.name)));
+      }
+      const seen = await observeLink(host, inputs.namespace, inputs.name);
+      if (seen?.kind !== "bridge") {
+        throw new Error(`on ${host.name}: "${inputs.name}" was created but reads back as ${seen ? `a ${seen.kind ?? "plain"} link` : "absent"}`);
+      }
+      return { id: linkId(inputs.namespace, inputs.name), outs: inputs };
+    });
+  },
+
+  async read(host, _id, props) {
+    const seen = await observeLink(host, props.namespace, props.name);
+    if (!seen || seen.kind !== "bridge") return undefined;
+    const view = managedView(seen, settings(props));
+    return {
+      ...props,
+      addresses: [...view.addresses],
+      up: view.up,
+      mtu: view.mtu,
+      acceptForwarding: await hasForwardRule(host, props.namespace, props.name),
+    };
+  },
+
+  async update(host, _id, olds, news) {
+    await runPlan(host, planLinkChanges(news.namespace, news.name, settings(olds), settings(news)));
+    if (news.acceptForwarding && !olds.acceptForwarding) {
+      await host.runOk(planForwardRule(news.namespace, news.name));
+    } else if (!news.acceptForwarding && olds.acceptForwarding) {
+      await deleteTaggedRules(host, news.namespace, "filter", bridgeRuleTag(news.name));
+    }
+    return news;
+  },
+
+  async delete(host, _id, props) {
+    await deleteTaggedRules(host, props.namespace, "filter", bridgeRuleTag(props.name));
+    await deleteLink(host, props.namespace, props.name);
+  },
+};
+
+/** The id of a link resource: where it lives and its name. */
+export function linkId(namespace: string | undefined, name: string): string {
+  return `${namespace ?? ""}/${name}`;
+}
+
+async function hasForwardRule(host: Host, namespace: string | undefined, name: string): Promise<boolean> {
+  const rules = await readTaggedRules(host, namespace, "filter", "FORWARD");
+  return (rules ?? []).some((r) => hasTag(r, bridgeRuleTag(name)));
+}
+
+/**
+ * Deletes a link; a link or namespace already gone is success (deleting a
+ * namespace takes its links with it). Equivalent to: `ip [-n NS] link del dev NAME`
+ */
+export async function deleteLink(host: Host, namespace: string | undefined, name: string): Promise<void> {
+  const argv = ipArgv(namespace, "link", "del", "dev", name);
+  const r = await host.run(argv);
+  if (r.exitCode !== 0 && !/Cannot find device|does not exist|Cannot open network namespace/.test(r.stderr)) {
+    throw new CommandError(host.name, argv, r.exitCode, r.stdout, r.stderr);
+  }
+}
+
+/** Arguments of a {@link Bridge}. */
+export interface BridgeArgs {
+  /** The host; the stack's `linuxnet:*` config when omitted. */
+  connection?: pulumi.Input<ConnectionArgs>;
+  /** The bridge's name (at most 15 bytes); `<resource name>-<random>` when omitted. */
+  name?: pulumi.Input<string>;
+  /** The namespace it lives in (a router namespace); the host's own when omitted. */
+  namespace?: pulumi.Input<string>;
+  /** Addresses on the bridge, e.g. a gateway: `["10.0.0.254/24"]`. */
+  addresses?: pulumi.Input<pulumi.Input<string>[]>;
+  mtu?: pulumi.Input<number>;
+  /** Administratively up; true. */
+  up?: pulumi.Input<boolean>;
+  /**
+   * Accept forwarding between the bridge's own ports (`FORWARD -i br -o br -j ACCEPT`),
+   * for hosts whose FORWARD policy is DROP (Docker leaves it so); false.
+   */
+  acceptForwarding?: pulumi.Input<boolean>;
+}
+
+/**
+ * A bridge: a virtual switch for the veth ends of many namespaces.
+ * Equivalent to: `ip link add NAME type bridge && ip addr add ADDR dev NAME && ip link set NAME up`
+ */
+export class Bridge extends pulumi.dynamic.Resource {
+  /** The bridge's name, for the veth ends that join it. */
+  declare readonly name: pulumi.Output<string>;
+  declare readonly namespace: pulumi.Output<string | undefined>;
+  declare readonly addresses: pulumi.Output<string[]>;
+  declare readonly mtu: pulumi.Output<number | undefined>;
+  declare readonly up: pulumi.Output<boolean>;
+  declare readonly acceptForwarding: pulumi.Output<boolean>;
+  constructor(name: string, args: BridgeArgs = {}, opts?: pulumi.CustomResourceOptions) {
+    super(
+      dynamicProvider("Bridge"),
+      name,
+      {
+        connection: connectionInput(args.connection),
+        resourceName: name,
+        name: args.name,
+        namespace: args.namespace,
+        addresses: args.addresses,
+        mtu: args.mtu,
+        up: args.up,
+        acceptForwarding: args.acceptForwarding,
+      },
+      withSecretConnection(opts),
+      "linuxnet",
+      "Bridge",
+    );
+  }
+}

@@ -1,0 +1,153 @@
+/**
+ * The contract every resource kind implements, and the pieces they share:
+ * names, connection checks, diffs of plain fields. Nothing here runs a command.
+ */
+
+import { randomBytes } from "node:crypto";
+import type { ValidationFailure } from "../errors";
+import { type Connection, resolveConnection } from "../transport/connection";
+import type { Host } from "../transport";
+import { Checker, isUnknown } from "./validate";
+
+/** Inputs every kind has, as they reach the provider (plain values, or the unknown placeholder). */
+export interface BaseInputs {
+  /** The connection, resolved by the program from args or stack config. */
+  readonly connection?: Record<string, unknown>;
+  /** The resource's name in the stack: the prefix of auto-generated object names. */
+  readonly resourceName?: string;
+}
+
+/** The result of `check`: normalised inputs, or what is wrong with them. */
+export interface CheckOutcome<I> {
+  readonly inputs: I;
+  readonly failures: ValidationFailure[];
+}
+
+/** The result of `diff`, as the engine wants it. */
+export interface DiffOutcome {
+  readonly changes: boolean;
+  readonly replaces: string[];
+  readonly deleteBeforeReplace: boolean;
+}
+
+/**
+ * One kind of object on a host. `check` and `diff` are pure (the engine runs
+ * them one resource at a time, so I/O there would make previews crawl);
+ * the others run commands through the {@link Host}.
+ *
+ * - `create` is transactional: it ensures, reads back and verifies; when a
+ *   later step fails it undoes the earlier ones before it throws, so nothing
+ *   is left on the host and nothing in state.
+ * - `read` reports what the host has; `undefined` means gone.
+ * - `delete` is idempotent: already gone is success. After a failed delete
+ *   the engine assumes the object still exists.
+ */
+export interface Kind<I extends BaseInputs, O extends BaseInputs> {
+  check(olds: Partial<I> | undefined, news: I): CheckOutcome<I>;
+  diff(olds: O, news: I): DiffOutcome;
+  create(host: Host, inputs: I): Promise<{ id: string; outs: O }>;
+  read(host: Host, id: string, props: O): Promise<O | undefined>;
+  update(host: Host, id: string, olds: O, news: I): Promise<O>;
+  delete(host: Host, id: string, props: O): Promise<void>;
+}
+
+/** Checks the connection input when it is known (it may be unknown during preview). */
+export function checkConnection(checker: Checker, raw: unknown): Connection | undefined {
+  if (raw === undefined || raw === null) {
+    checker.fail("connection", "is required (or set linuxnet:host in the stack config)");
+    return undefined;
+  }
+  if (isUnknown(raw) || typeof raw !== "object" || containsUnknown(raw)) return undefined;
+  const { connection, failures } = resolveConnection(raw as Record<string, unknown>);
+  checker.failures.push(...failures);
+  return connection;
+}
+
+/** True when a value or anything nested in it is the engine's unknown placeholder. */
+export function containsUnknown(value: unknown): boolean {
+  if (isUnknown(value)) return true;
+  if (Array.isArray(value)) return value.some(containsUnknown);
+  if (value && typeof value === "object") return Object.values(value).some(containsUnknown);
+  return false;
+}
+
+/**
+ * An object name for a resource that was given none: the resource's name,
+ * cut to fit, and a random suffix, within `maxBytes` (interface names: 15).
+ * A name made earlier (in `olds`) is kept, so updates do not rename.
+ */
+export function autoName(
+  resourceName: string | undefined,
+  previous: unknown,
+  maxBytes: number,
+  suffix = "",
+): string {
+  if (typeof previous === "string" && previous.length > 0) return previous;
+  const random = randomBytes(3).toString("hex").slice(0, 5);
+  const base = (resourceName ?? "ln").replace(/[^A-Za-z0-9_.-]/g, "").replace(/^[-.]+/, "") || "ln";
+  const room = maxBytes - random.length - suffix.length - 1;
+  return `${base.slice(0, Math.max(1, room))}-${random}${suffix}`;
+}
+
+/** Field-by-field comparison of plain JSON values. */
+export function sameValue(a: unknown, b: unknown): boolean {
+  return JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
+}
+
+/**
+ * A diff from lists of fields: `replaceFields` force a replacement, the others
+ * update in place. When the replacement keeps the same object name, the old
+ * object must go first (`deleteBeforeReplace`): the kernel holds one name once.
+ */
+export function diffFields(
+  olds: Record<string, unknown>,
+  news: Record<string, unknown>,
+  fields: { replace: string[]; update: string[] },
+  sameNameAfterReplace: boolean,
+): DiffOutcome {
+  const changed = (f: string) => !sameValue(olds[f], news[f]);
+  const replaces = fields.replace.filter(changed);
+  const updates = fields.update.filter(changed);
+  return {
+    changes: replaces.length + updates.length > 0 || connectionChanged(olds, news),
+    replaces,
+    deleteBeforeReplace: replaces.length > 0 && sameNameAfterReplace,
+  };
+}
+
+/**
+ * A new connection to the same host (a rotated key, another user) is an
+ * in-place update of state; a different host is a different object, which
+ * only a replacement can move.
+ */
+function connectionChanged(olds: Record<string, unknown>, news: Record<string, unknown>): boolean {
+  return !sameValue(olds.connection, news.connection);
+}
+
+/** The host address a connection points at (for replacement decisions and messages). */
+export function connectionHost(inputs: BaseInputs): unknown {
+  return inputs.connection?.host;
+}
+
+/**
+ * Runs the steps of a create so that a failure part-way undoes what the
+ * earlier steps did, newest first, before the error goes on to the engine.
+ * A failed undo is added to the message rather than hiding the first error.
+ */
+export async function transactional<T>(
+  steps: (undo: (step: () => Promise<unknown>) => void) => Promise<T>,
+): Promise<T> {
+  const undos: (() => Promise<unknown>)[] = [];
+  try {
+    return await steps((step) => undos.push(step));
+  } catch (e) {
+    const problems: string[] = [];
+    for (const step of undos.reverse()) {
+      await step().catch((u: Error) => problems.push(u.message));
+    }
+    if (problems.length > 0 && e instanceof Error) {
+      e.message += ` (and undoing the earlier steps failed: ${problems.join("; ")})`;
+    }
+    throw e;
+  }
+}

@@ -1,0 +1,154 @@
+/**
+ * Namespace: a network namespace on a host (`ip netns add`).
+ */
+
+import * as pulumi from "@pulumi/pulumi";
+import type { ConnectionArgs } from "../transport/connection";
+import { connectionInput, dynamicProvider, withSecretConnection } from "./program";
+import { CommandError } from "../errors";
+import type { Host } from "../transport";
+import { ipArgv, listNamespaces } from "../host/ip";
+import { type BaseInputs, type Kind, autoName, checkConnection, diffFields, containsUnknown } from "./kind";
+import { Checker, isUnknown, namespaceNameProblem } from "./validate";
+
+/** Inputs of a Namespace, as the provider sees them. */
+export interface NamespaceInputs extends BaseInputs {
+  /** The namespace's name; generated from the resource name when omitted. */
+  readonly name: string;
+  /** Whether the name was generated (so a replacement may pick a new one). */
+  readonly autoNamed?: boolean;
+  /** Bring `lo` up inside, as a container runtime does; true. */
+  readonly loopbackUp?: boolean;
+}
+
+/** Outputs of a Namespace: its inputs as the host has them. */
+export type NamespaceOutputs = NamespaceInputs;
+
+/**
+ * Creates the namespace. `ip netns add` sets up the `/run/netns` mount on first
+ * use, and two first uses at once race (Debian bug 949235), so the directory is
+ * made first. Equivalent to: `mkdir -p /run/netns && ip netns add NAME`
+ */
+export function planNamespaceCreate(inputs: NamespaceInputs): string[][] {
+  const steps = [["mkdir", "-p", "/run/netns"], ["ip", "netns", "add", inputs.name]];
+  if (inputs.loopbackUp !== false) steps.push(ipArgv(inputs.name, "link", "set", "lo", "up"));
+  return steps;
+}
+
+/** Equivalent to: `ip netns delete NAME` */
+export function planNamespaceDelete(name: string): string[] {
+  return ["ip", "netns", "delete", name];
+}
+
+/** The Namespace kind: checks, diff and lifecycle. */
+export const namespaceKind: Kind<NamespaceInputs, NamespaceOutputs> = {
+  check(olds, news) {
+    const c = new Checker();
+    checkConnection(c, news.connection);
+    let name = news.name;
+    let autoNamed = false;
+    if (name === undefined || name === null) {
+      name = autoName(news.resourceName, olds?.autoNamed ? olds.name : undefined, 32);
+      autoNamed = true;
+    } else if (!isUnknown(name)) {
+      const problem = namespaceNameProblem(name);
+      if (problem) c.fail("name", problem);
+    }
+    if (news.loopbackUp !== undefined && typeof news.loopbackUp !== "boolean") {
+      c.fail("loopbackUp", "must be true or false");
+    }
+    return { inputs: { ...news, name, autoNamed, loopbackUp: news.loopbackUp ?? true }, failures: c.failures };
+  },
+
+  diff(olds, news) {
+    return diffFields(
+      { ...olds, host: olds.connection?.host },
+      { ...news, host: news.connection?.host },
+      { replace: ["name", "host"], update: ["loopbackUp"] },
+      olds.name === news.name || containsUnknown(news.name),
+    );
+  },
+
+  async create(host, inputs) {
+    const [mkdir, add, ...rest] = planNamespaceCreate(inputs);
+    await host.runOk(mkdir);
+    const r = await host.run(add);
+    if (r.exitCode !== 0) {
+      if (/File exists/.test(r.stderr)) {
+        throw new CommandError(host.name, add, r.exitCode, r.stdout,
+          `${r.stderr.trim()} (namespace "${inputs.name}" already exists and is not managed by this stack; choose another name or delete it first)`);
+      }
+      throw new CommandError(host.name, add, r.exitCode, r.stdout, r.stderr);
+    }
+    try {
+      for (const step of rest) await host.runOk(step);
+      if (!(await listNamespaces(host)).includes(inputs.name)) {
+        throw new Error(`on ${host.name}: namespace "${inputs.name}" was added but is not listed by "ip netns list"`);
+      }
+    } catch (e) {
+      await host.run(planNamespaceDelete(inputs.name));
+      throw e;
+    }
+    return { id: inputs.name, outs: inputs };
+  },
+
+  async read(host, _id, props) {
+    if (!(await listNamespaces(host)).includes(props.name)) return undefined;
+    return { ...props, loopbackUp: await loopbackIsUp(host, props.name) };
+  },
+
+  async update(host, _id, _olds, news) {
+    const state = news.loopbackUp === false ? "down" : "up";
+    await host.runOk(ipArgv(news.name, "link", "set", "lo", state));
+    return news;
+  },
+
+  async delete(host, _id, props) {
+    const r = await host.run(planNamespaceDelete(props.name));
+    // Already gone is success: delete can be called again after a partial failure.
+    if (r.exitCode !== 0 && !/No such file or directory/.test(r.stderr)) {
+      throw new CommandError(host.name, planNamespaceDelete(props.name), r.exitCode, r.stdout, r.stderr);
+    }
+  },
+};
+
+async function loopbackIsUp(host: Host, namespace: string): Promise<boolean> {
+  const r = await host.runOk(ipArgv(namespace, "-json", "link", "show", "dev", "lo"));
+  const [lo] = JSON.parse(r.stdout) as { flags: string[] }[];
+  return lo?.flags.includes("UP") ?? false;
+}
+
+/** Arguments of a {@link Namespace}. */
+export interface NamespaceArgs {
+  /** The host; the stack's `linuxnet:*` config when omitted. */
+  connection?: pulumi.Input<ConnectionArgs>;
+  /** The namespace's name; `<resource name>-<random>` when omitted. */
+  name?: pulumi.Input<string>;
+  /** Bring `lo` up inside; true. */
+  loopbackUp?: pulumi.Input<boolean>;
+}
+
+/**
+ * A network namespace on a host: its own interfaces, routes and iptables.
+ * Equivalent to: `ip netns add NAME && ip -n NAME link set lo up`
+ */
+export class Namespace extends pulumi.dynamic.Resource {
+  /** The namespace's name, for the objects that live in it. */
+  declare readonly name: pulumi.Output<string>;
+  declare readonly loopbackUp: pulumi.Output<boolean>;
+  constructor(name: string, args: NamespaceArgs = {}, opts?: pulumi.CustomResourceOptions) {
+    super(
+      dynamicProvider("Namespace"),
+      name,
+      {
+        connection: connectionInput(args.connection),
+        resourceName: name,
+        name: args.name,
+        loopbackUp: args.loopbackUp,
+      },
+      withSecretConnection(opts),
+      "linuxnet",
+      "Namespace",
+    );
+  }
+}

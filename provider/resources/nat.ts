@@ -1,0 +1,220 @@
+/**
+ * NatRule: masquerade traffic from a source network as it leaves a host (or
+ * a router namespace), and turn on IPv4 forwarding there while it is needed.
+ *
+ * The rule is tagged `linuxnet:<id>` and found and removed by that tag only.
+ * Forwarding is a shared setting, so the value found before the first of our
+ * rules turned it on travels in the tag of every rule that needs it
+ * (`linuxnet:<id>:fwd0` or `:fwd1`): the last of them to go puts it back,
+ * even when rules come and go in any order, and nothing of ours has to be
+ * remembered outside the host.
+ */
+
+import * as pulumi from "@pulumi/pulumi";
+import type { ConnectionArgs } from "../transport/connection";
+import { connectionInput, dynamicProvider, withSecretConnection } from "./program";
+import { randomBytes } from "node:crypto";
+import { CommandError } from "../errors";
+import {
+  type TaggedRule,
+  deleteTaggedRules,
+  hasTag,
+  iptablesArgv,
+  readIpForward,
+  readTaggedRules,
+  setIpForwardArgv,
+} from "../host/iptables";
+import { type BaseInputs, type Kind, checkConnection, diffFields, transactional } from "./kind";
+import { Checker, interfaceNameProblem, isUnknown, namespaceNameProblem, parseNetwork } from "./validate";
+
+/** Inputs of a NatRule, as the provider sees them. */
+export interface NatInputs extends BaseInputs {
+  /** Where the rule lives; the host itself when unset. */
+  readonly namespace?: string;
+  /** The source network to masquerade: `10.0.0.0/24`. */
+  readonly source: string;
+  /** Only traffic leaving by this interface (`eth0`); any when unset. */
+  readonly outInterface?: string;
+  /** Turn on `net.ipv4.ip_forward` where the rule lives, while it exists; true. */
+  readonly forwarding: boolean;
+}
+
+/** Outputs of a NatRule. */
+export interface NatOutputs extends NatInputs {
+  /** The comment tag on the rule. */
+  readonly tag: string;
+  /** `ip_forward` as it was before the first of our rules there turned it on (0 or 1). */
+  readonly forwardingBefore?: 0 | 1;
+}
+
+/** The rule's spec after the chain. */
+export function natRuleSpec(inputs: NatInputs, tag: string): string[] {
+  return [
+    "-s", inputs.source,
+    ...(inputs.outInterface ? ["-o", inputs.outInterface] : []),
+    "-m", "comment", "--comment", tag,
+    "-j", "MASQUERADE",
+  ];
+}
+
+/** Equivalent to: `[ip netns exec NS] iptables -w -t nat -A POSTROUTING -s SRC [-o OUT] -m comment --comment TAG -j MASQUERADE` */
+export function planNatAppend(inputs: NatInputs, tag: string): string[] {
+  return iptablesArgv(inputs.namespace, "nat", "-A", "POSTROUTING", ...natRuleSpec(inputs, tag));
+}
+
+/** The `ip_forward` value recorded by another of our rules that needs forwarding, if any. */
+export function recordedForwarding(rules: readonly TaggedRule[], exceptTag?: string): 0 | 1 | undefined {
+  for (const rule of rules) {
+    if (exceptTag && hasTag(rule, exceptTag)) continue;
+    const m = /:fwd([01])$/.exec(rule.tag);
+    if (m) return m[1] === "1" ? 1 : 0;
+  }
+  return undefined;
+}
+
+function baseTag(id: string): string {
+  return `linuxnet:${id}`;
+}
+
+/** The NatRule kind. */
+export const natKind: Kind<NatInputs, NatOutputs> = {
+  check(_olds, news) {
+    const c = new Checker();
+    checkConnection(c, news.connection);
+    let source = news.source;
+    if (source === undefined) c.fail("source", `is required: a network like "10.0.0.0/24"`);
+    else if (!isUnknown(source)) {
+      const net = parseNetwork(source);
+      if (typeof net === "string") c.fail("source", net);
+      else if (net.family !== "inet") c.fail("source", "must be an IPv4 network (this rule is for iptables, not ip6tables)");
+      else source = net.cidr;
+    }
+    if (news.outInterface !== undefined && !isUnknown(news.outInterface)) {
+      const problem = interfaceNameProblem(news.outInterface);
+      if (problem) c.fail("outInterface", problem);
+    }
+    if (news.namespace !== undefined && !isUnknown(news.namespace)) {
+      const problem = namespaceNameProblem(news.namespace);
+      if (problem) c.fail("namespace", problem);
+    }
+    if (news.forwarding !== undefined && typeof news.forwarding !== "boolean" && !isUnknown(news.forwarding)) {
+      c.fail("forwarding", "must be true or false");
+    }
+    return { inputs: { ...news, source, forwarding: news.forwarding ?? true }, failures: c.failures };
+  },
+
+  diff(olds, news) {
+    return diffFields(
+      { ...olds, host: olds.connection?.host },
+      { ...news, host: news.connection?.host },
+      { replace: ["namespace", "source", "outInterface", "forwarding", "host"], update: [] },
+      // A replacement gets a new id and tag: old and new may exist together for a moment.
+      false,
+    );
+  },
+
+  async create(host, inputs) {
+    const id = `nat-${randomBytes(4).toString("hex")}`;
+    return transactional(async (undo) => {
+      const ns = inputs.namespace;
+      let tag = baseTag(id);
+      let forwardingBefore: 0 | 1 | undefined;
+      if (inputs.forwarding) {
+        const rules = await readTaggedRules(host, ns, "nat", "POSTROUTING");
+        if (!rules) throw new Error(`on ${host.name}: namespace "${ns}" does not exist`);
+        forwardingBefore = recordedForwarding(rules) ?? (await readIpForward(host, ns));
+        tag = `${tag}:fwd${forwardingBefore}`;
+      }
+      const append = planNatAppend(inputs, tag);
+      const r = await host.run(append);
+      if (r.exitCode !== 0) throw new CommandError(host.name, append, r.exitCode, r.stdout, r.stderr);
+      undo(() => deleteTaggedRules(host, ns, "nat", baseTag(id)));
+      if (inputs.forwarding) {
+        const now = await readIpForward(host, ns);
+        if (now !== 1) {
+          await host.runOk(setIpForwardArgv(ns, 1));
+          undo(() => host.run(setIpForwardArgv(ns, now)));
+        }
+      }
+      const rules = await readTaggedRules(host, ns, "nat", "POSTROUTING");
+      if (!(rules ?? []).some((x) => hasTag(x, baseTag(id)))) {
+        throw new Error(`on ${host.name}: the NAT rule ${tag} was appended but does not read back`);
+      }
+      return { id, outs: { ...inputs, tag, forwardingBefore } };
+    });
+  },
+
+  async read(host, id, props) {
+    const rules = await readTaggedRules(host, props.namespace, "nat", "POSTROUTING");
+    const ours = (rules ?? []).find((x) => hasTag(x, baseTag(id)));
+    if (!ours) return undefined;
+    const word = (flag: string) => {
+      const i = ours.spec.indexOf(flag);
+      return i >= 0 ? ours.spec[i + 1] : undefined;
+    };
+    // Forwarding turned off behind our back is drift: `up` turns it on again.
+    const forwarding = props.forwarding ? (await readIpForward(host, props.namespace)) === 1 : false;
+    return { ...props, source: word("-s") ?? props.source, outInterface: word("-o"), forwarding };
+  },
+
+  async update(_host, _id, olds, news) {
+    // Every field of the rule replaces; what is left to update is the connection, which is state only.
+    return { ...news, tag: olds.tag, forwardingBefore: olds.forwardingBefore };
+  },
+
+  async delete(host, id, props) {
+    const ns = props.namespace;
+    const rules = await readTaggedRules(host, ns, "nat", "POSTROUTING");
+    if (!rules) return; // the namespace is gone, and the rule with it
+    await deleteTaggedRules(host, ns, "nat", baseTag(id));
+    if (props.forwarding && props.forwardingBefore === 0 && recordedForwarding(rules, baseTag(id)) === undefined) {
+      // We were the last of our rules here that needed forwarding: put it back as we found it.
+      await host.runOk(setIpForwardArgv(ns, 0));
+    }
+  },
+};
+
+/** Arguments of a {@link NatRule}. */
+export interface NatRuleArgs {
+  /** The host; the stack's `linuxnet:*` config when omitted. */
+  connection?: pulumi.Input<ConnectionArgs>;
+  /** The namespace the rule lives in (a router namespace); the host itself when omitted. */
+  namespace?: pulumi.Input<string>;
+  /** The source network to masquerade: `"10.0.0.0/24"`. */
+  source: pulumi.Input<string>;
+  /** Only traffic leaving by this interface: `"eth0"`. */
+  outInterface?: pulumi.Input<string>;
+  /** Turn on IPv4 forwarding there while the rule exists (and put it back after); true. */
+  forwarding?: pulumi.Input<boolean>;
+}
+
+/**
+ * Source NAT for a network leaving a host.
+ * Equivalent to: `sysctl -w net.ipv4.ip_forward=1 && iptables -w -t nat -A POSTROUTING -s SRC -o OUT -m comment --comment linuxnet:ID -j MASQUERADE`
+ */
+export class NatRule extends pulumi.dynamic.Resource {
+  declare readonly source: pulumi.Output<string>;
+  declare readonly outInterface: pulumi.Output<string | undefined>;
+  declare readonly forwarding: pulumi.Output<boolean>;
+  /** The comment tag that marks the rule on the host. */
+  declare readonly tag: pulumi.Output<string>;
+  constructor(name: string, args: NatRuleArgs, opts?: pulumi.CustomResourceOptions) {
+    super(
+      dynamicProvider("NatRule"),
+      name,
+      {
+        connection: connectionInput(args.connection),
+        resourceName: name,
+        namespace: args.namespace,
+        source: args.source,
+        outInterface: args.outInterface,
+        forwarding: args.forwarding,
+        tag: undefined,
+        forwardingBefore: undefined,
+      },
+      withSecretConnection(opts),
+      "linuxnet",
+      "NatRule",
+    );
+  }
+}

@@ -1,0 +1,248 @@
+/**
+ * Route: one route in a namespace or on the host: `default` or a network, via
+ * a gateway and/or out of a device. Its identity in the kernel is (table,
+ * destination, metric); the gateway and device can change in place.
+ */
+
+import * as pulumi from "@pulumi/pulumi";
+import type { ConnectionArgs } from "../transport/connection";
+import { connectionInput, dynamicProvider, withSecretConnection } from "./program";
+import { CommandError } from "../errors";
+import type { Host } from "../transport";
+import { ipArgv, parseJsonList } from "../host/ip";
+import { type BaseInputs, type Kind, checkConnection, diffFields, transactional } from "./kind";
+import {
+  Checker,
+  interfaceNameProblem,
+  isUnknown,
+  namespaceNameProblem,
+  parseAddress,
+  parseNetwork,
+} from "./validate";
+
+/** Inputs of a Route, as the provider sees them. */
+export interface RouteInputs extends BaseInputs {
+  /** The namespace whose routing table holds it; the host's when unset. */
+  readonly namespace?: string;
+  /** `default`, or a network in CIDR form (`10.1.0.0/16`). */
+  readonly destination: string;
+  /** The gateway. */
+  readonly via?: string;
+  /** The outgoing interface. */
+  readonly device?: string;
+  /** The route's priority; the kernel's default (0 for IPv4) when unset. */
+  readonly metric?: number;
+  /** The routing table; `main`. */
+  readonly table?: string;
+}
+
+/** Outputs of a Route. */
+export type RouteOutputs = RouteInputs;
+
+/** A route as `ip -json route` reports it (the fields we use). */
+interface RouteState {
+  readonly dst: string;
+  readonly gateway?: string;
+  readonly dev?: string;
+  readonly metric?: number;
+}
+
+/** The words that name a route in the kernel: destination, table and metric. */
+function selector(r: RouteInputs): string[] {
+  return [
+    r.destination,
+    ...(r.table && r.table !== "main" ? ["table", r.table] : []),
+    ...(r.metric !== undefined ? ["metric", String(r.metric)] : []),
+  ];
+}
+
+function nexthop(r: RouteInputs): string[] {
+  return [...(r.via ? ["via", r.via] : []), ...(r.device ? ["dev", r.device] : [])];
+}
+
+/** Equivalent to: `ip [-n NS] route add DEST [table T] [metric M] [via GW] [dev DEV]` */
+export function planRouteAdd(r: RouteInputs): string[] {
+  return ipArgv(r.namespace, "route", "add", ...selector(r), ...nexthop(r));
+}
+
+/** Equivalent to: `ip [-n NS] route replace DEST [table T] [metric M] [via GW] [dev DEV]` */
+export function planRouteReplace(r: RouteInputs): string[] {
+  return ipArgv(r.namespace, "route", "replace", ...selector(r), ...nexthop(r));
+}
+
+/** Deletes by identity alone, so a gateway changed behind our back does not keep it alive. Equivalent to: `ip [-n NS] route del DEST [table T] [metric M]` */
+export function planRouteDelete(r: RouteInputs): string[] {
+  return ipArgv(r.namespace, "route", "del", ...selector(r));
+}
+
+/** Picks our route out of `ip -json route show to exact DEST`: the one with our metric. */
+export function findRoute(routes: readonly RouteState[], r: RouteInputs): RouteState | undefined {
+  const want = r.metric ?? 0;
+  return routes.find((x) => (x.metric ?? 0) === want);
+}
+
+async function readRoute(host: Host, r: RouteInputs): Promise<RouteState | undefined> {
+  const argv = ipArgv(r.namespace, "-json", "route", "show", "to", "exact", r.destination,
+    "table", r.table ?? "main");
+  const res = await host.run(argv);
+  if (res.exitCode !== 0) {
+    if (/Cannot open network namespace/.test(res.stderr)) return undefined;
+    await host.runOk(argv);
+  }
+  return findRoute(parseJsonList<RouteState>(res.stdout), r);
+}
+
+/** The Route kind. */
+export const routeKind: Kind<RouteInputs, RouteOutputs> = {
+  check(_olds, news) {
+    const c = new Checker();
+    checkConnection(c, news.connection);
+    let destination = news.destination;
+    let family: string | undefined;
+    if (news.namespace !== undefined && !isUnknown(news.namespace)) {
+      const problem = namespaceNameProblem(news.namespace);
+      if (problem) c.fail("namespace", problem);
+    }
+    if (destination === undefined) {
+      c.fail("destination", `is required: "default" or a network like "10.1.0.0/16"`);
+    } else if (!isUnknown(destination) && destination !== "default") {
+      const net = parseNetwork(destination);
+      if (typeof net === "string") c.fail("destination", net);
+      else {
+        destination = net.cidr === "0.0.0.0/0" ? "default" : net.cidr;
+        family = net.family;
+      }
+    }
+    let via = news.via;
+    if (via !== undefined && !isUnknown(via)) {
+      const gw = parseAddress(via);
+      if (typeof gw === "string") c.fail("via", gw);
+      else {
+        via = gw.address;
+        if (family && gw.family !== family) {
+          c.fail("via", `is an ${gw.family === "inet" ? "IPv4" : "IPv6"} address but destination is ${family === "inet" ? "IPv4" : "IPv6"}`);
+        }
+      }
+    }
+    if (news.device !== undefined && !isUnknown(news.device)) {
+      const problem = interfaceNameProblem(news.device);
+      if (problem) c.fail("device", problem);
+    }
+    if (via === undefined && news.device === undefined) {
+      c.fail("via", "or device is required: a route needs a gateway, an outgoing interface, or both");
+    }
+    if (news.metric !== undefined && !isUnknown(news.metric)) {
+      const m = news.metric;
+      if (typeof m !== "number" || !Number.isInteger(m) || m < 0 || m > 4294967295) {
+        c.fail("metric", `must be an integer from 0 to 4294967295, got ${JSON.stringify(m)}`);
+      }
+    }
+    if (news.table !== undefined && !isUnknown(news.table)) {
+      const t = news.table;
+      if (typeof t !== "string" || !/^(main|local|default|[0-9]{1,10})$/.test(t)) {
+        c.fail("table", `must be "main", "local", "default" or a table number, got ${JSON.stringify(t)}`);
+      }
+    }
+    return { inputs: { ...news, destination, via }, failures: c.failures };
+  },
+
+  diff(olds, news) {
+    return diffFields(
+      { ...olds, host: olds.connection?.host, table: olds.table ?? "main" },
+      { ...news, host: news.connection?.host, table: news.table ?? "main" },
+      { replace: ["namespace", "destination", "metric", "table", "host"], update: ["via", "device"] },
+      // The kernel holds one route per (table, destination, metric): the old one must go first.
+      true,
+    );
+  },
+
+  async create(host, inputs) {
+    return transactional(async (undo) => {
+      const add = planRouteAdd(inputs);
+      const r = await host.run(add);
+      if (r.exitCode !== 0) {
+        const why = /File exists/.test(r.stderr)
+          ? `${r.stderr.trim()}: a route to ${inputs.destination} with this metric already exists and is not managed by this stack`
+          : r.stderr;
+        throw new CommandError(host.name, add, r.exitCode, r.stdout, why);
+      }
+      undo(() => host.run(planRouteDelete(inputs)));
+      if (!(await readRoute(host, inputs))) {
+        throw new Error(`on ${host.name}: the route to ${inputs.destination} was added but does not read back`);
+      }
+      const id = `${inputs.namespace ?? ""}/${inputs.table ?? "main"}/${inputs.destination}/${inputs.metric ?? 0}`;
+      return { id, outs: inputs };
+    });
+  },
+
+  async read(host, _id, props) {
+    const seen = await readRoute(host, props);
+    if (!seen) return undefined;
+    return {
+      ...props,
+      via: props.via === undefined && !seen.gateway ? undefined : seen.gateway,
+      device: props.device === undefined ? undefined : seen.dev,
+    };
+  },
+
+  async update(host, _id, _olds, news) {
+    await host.runOk(planRouteReplace(news));
+    return news;
+  },
+
+  async delete(host, _id, props) {
+    const argv = planRouteDelete(props);
+    const r = await host.run(argv);
+    // Gone already (or with its namespace or device) is success.
+    if (r.exitCode !== 0 && !/No such process|Cannot open network namespace|Cannot find device/.test(r.stderr)) {
+      throw new CommandError(host.name, argv, r.exitCode, r.stdout, r.stderr);
+    }
+  },
+};
+
+/** Arguments of a {@link Route}. */
+export interface RouteArgs {
+  /** The host; the stack's `linuxnet:*` config when omitted. */
+  connection?: pulumi.Input<ConnectionArgs>;
+  /** The namespace whose table holds the route; the host's own when omitted. */
+  namespace?: pulumi.Input<string>;
+  /** `"default"` or a network: `"10.1.0.0/16"`. */
+  destination: pulumi.Input<string>;
+  /** The gateway: `"10.0.0.254"`. */
+  via?: pulumi.Input<string>;
+  /** The outgoing interface. */
+  device?: pulumi.Input<string>;
+  /** Its priority; the kernel's default when omitted. */
+  metric?: pulumi.Input<number>;
+  /** The routing table; `"main"`. */
+  table?: pulumi.Input<string>;
+}
+
+/**
+ * A route. Equivalent to: `ip [-n NS] route add DEST [via GW] [dev DEV] [metric M]`
+ */
+export class Route extends pulumi.dynamic.Resource {
+  declare readonly namespace: pulumi.Output<string | undefined>;
+  declare readonly destination: pulumi.Output<string>;
+  declare readonly via: pulumi.Output<string | undefined>;
+  declare readonly device: pulumi.Output<string | undefined>;
+  constructor(name: string, args: RouteArgs, opts?: pulumi.CustomResourceOptions) {
+    super(
+      dynamicProvider("Route"),
+      name,
+      {
+        connection: connectionInput(args.connection),
+        resourceName: name,
+        namespace: args.namespace,
+        destination: args.destination,
+        via: args.via,
+        device: args.device,
+        metric: args.metric,
+        table: args.table,
+      },
+      withSecretConnection(opts),
+      "linuxnet",
+      "Route",
+    );
+  }
+}

@@ -1,0 +1,262 @@
+/**
+ * VethPair: a virtual patch cable. Each end is in a namespace or on the host,
+ * optionally a port of a bridge (in the same namespace, as the kernel
+ * requires), with its own addresses.
+ */
+
+import * as pulumi from "@pulumi/pulumi";
+import type { ConnectionArgs } from "../transport/connection";
+import { connectionInput, dynamicProvider, withSecretConnection } from "./program";
+import { CommandError } from "../errors";
+import { deleteLink, linkId } from "./bridge";
+import {
+  type BaseInputs,
+  type Kind,
+  autoName,
+  checkConnection,
+  containsUnknown,
+  diffFields,
+  sameValue,
+  transactional,
+} from "./kind";
+import { FRESH_LINK, type LinkSettings, managedView, observeLink, planLinkChanges, runPlan } from "./link";
+import {
+  Checker,
+  MAX_INTERFACE_NAME_BYTES,
+  checkAddresses,
+  formatAddress,
+  interfaceNameProblem,
+  isUnknown,
+  mtuProblem,
+  namespaceNameProblem,
+} from "./validate";
+
+/** One end of a veth pair. */
+export interface VethEnd {
+  readonly name: string;
+  readonly autoNamed?: boolean;
+  /** Its namespace; the host's own when unset. */
+  readonly namespace?: string;
+  /** A bridge (in the same namespace) this end is a port of. */
+  readonly bridge?: string;
+  readonly addresses: string[];
+  /** Administratively up; true. */
+  readonly up: boolean;
+}
+
+/** Inputs of a VethPair, as the provider sees them. */
+export interface VethInputs extends BaseInputs {
+  readonly a: VethEnd;
+  readonly b: VethEnd;
+  /** MTU of both ends (a veth pair should agree on it). */
+  readonly mtu?: number;
+}
+
+/** Outputs of a VethPair. */
+export type VethOutputs = VethInputs;
+
+/**
+ * Creates both ends, each straight into its namespace, so neither ever exists
+ * on the host. Equivalent to: `ip link add A [netns NSA] type veth peer name B [netns NSB]`
+ */
+export function planVethAdd(inputs: VethInputs): string[] {
+  const { a, b } = inputs;
+  return [
+    "ip", "link", "add", a.name,
+    ...(a.namespace ? ["netns", a.namespace] : []),
+    ...(inputs.mtu !== undefined ? ["mtu", String(inputs.mtu)] : []),
+    "type", "veth", "peer", "name", b.name,
+    ...(b.namespace ? ["netns", b.namespace] : []),
+    ...(inputs.mtu !== undefined ? ["mtu", String(inputs.mtu)] : []),
+  ];
+}
+
+function endSettings(end: VethEnd, mtu: number | undefined): LinkSettings {
+  return { addresses: end.addresses, up: end.up, mtu, bridge: end.bridge };
+}
+
+function checkEnd(
+  c: Checker,
+  field: "a" | "b",
+  end: unknown,
+  previous: VethEnd | undefined,
+  resourceName: string | undefined,
+): VethEnd {
+  if (end === undefined || end === null || typeof end !== "object" || isUnknown(end)) {
+    if (!isUnknown(end)) c.fail(field, "is required: { name?, namespace?, bridge?, addresses? }");
+    return end as VethEnd;
+  }
+  const e = end as Partial<VethEnd>;
+  let name = e.name;
+  let autoNamed = false;
+  if (name === undefined || name === null) {
+    name = autoName(resourceName, previous?.autoNamed ? previous.name : undefined, MAX_INTERFACE_NAME_BYTES, field);
+    autoNamed = true;
+  } else if (!isUnknown(name)) {
+    const problem = interfaceNameProblem(name);
+    if (problem) c.fail(`${field}.name`, problem);
+  }
+  if (e.namespace !== undefined && !isUnknown(e.namespace)) {
+    const problem = namespaceNameProblem(e.namespace);
+    if (problem) c.fail(`${field}.namespace`, problem);
+  }
+  if (e.bridge !== undefined && !isUnknown(e.bridge)) {
+    const problem = interfaceNameProblem(e.bridge);
+    if (problem) c.fail(`${field}.bridge`, problem);
+  }
+  const addresses = checkAddresses(c, `${field}.addresses`, e.addresses);
+  if (e.up !== undefined && typeof e.up !== "boolean" && !isUnknown(e.up)) {
+    c.fail(`${field}.up`, "must be true or false");
+  }
+  return {
+    ...e,
+    name,
+    autoNamed,
+    addresses: addresses ? addresses.map(formatAddress) : (e.addresses as string[]),
+    up: e.up ?? true,
+  } as VethEnd;
+}
+
+/** The VethPair kind. */
+export const vethKind: Kind<VethInputs, VethOutputs> = {
+  check(olds, news) {
+    const c = new Checker();
+    checkConnection(c, news.connection);
+    const a = checkEnd(c, "a", news.a, olds?.a, news.resourceName);
+    const b = checkEnd(c, "b", news.b, olds?.b, news.resourceName);
+    if (a?.name && b?.name && !containsUnknown([a, b]) && a.name === b.name && (a.namespace ?? "") === (b.namespace ?? "")) {
+      c.fail("b.name", `must differ from a.name ("${a.name}") when both ends are in the same namespace`);
+    }
+    if (news.mtu !== undefined && !isUnknown(news.mtu)) {
+      const problem = mtuProblem(news.mtu);
+      if (problem) c.fail("mtu", problem);
+    }
+    return { inputs: { ...news, a, b }, failures: c.failures };
+  },
+
+  diff(olds, news) {
+    const identity = (v: VethInputs) => ({
+      aName: v.a?.name, aNs: v.a?.namespace, bName: v.b?.name, bNs: v.b?.namespace, host: v.connection?.host,
+    });
+    const settings = (v: VethInputs) => ({
+      aSettings: endSettings(v.a, undefined), bSettings: endSettings(v.b, undefined), mtu: v.mtu,
+    });
+    const result = diffFields(
+      { ...identity(olds), ...settings(olds), connection: olds.connection },
+      { ...identity(news), ...settings(news), connection: news.connection },
+      { replace: ["aName", "aNs", "bName", "bNs", "host"], update: ["aSettings", "bSettings", "mtu"] },
+      sameValue(olds.a?.name, news.a?.name) || sameValue(olds.b?.name, news.b?.name) || containsUnknown([news.a, news.b]),
+    );
+    // Report the public property names, as the user wrote them.
+    const replaces = [...new Set(result.replaces.map((f) => (f.startsWith("a") ? "a" : f.startsWith("b") ? "b" : "connection")))];
+    return { ...result, replaces };
+  },
+
+  async create(host, inputs) {
+    const { a, b } = inputs;
+    return transactional(async (undo) => {
+      const add = planVethAdd(inputs);
+      const r = await host.run(add);
+      if (r.exitCode !== 0) {
+        const why = /File exists/.test(r.stderr)
+          ? `${r.stderr.trim()}: "${a.name}" or "${b.name}" already exists and is not managed by this stack`
+          : r.stderr;
+        throw new CommandError(host.name, add, r.exitCode, r.stdout, why);
+      }
+      // Deleting one end deletes the pair.
+      undo(() => deleteLink(host, a.namespace, a.name));
+      await runPlan(host, planLinkChanges(a.namespace, a.name, FRESH_LINK, endSettings(a, undefined)));
+      await runPlan(host, planLinkChanges(b.namespace, b.name, FRESH_LINK, endSettings(b, undefined)));
+      for (const [end, label] of [[a, "a"], [b, "b"]] as const) {
+        const seen = await observeLink(host, end.namespace, end.name);
+        if (seen?.kind !== "veth") {
+          throw new Error(`on ${host.name}: end ${label} "${end.name}" reads back as ${seen ? `a ${seen.kind ?? "plain"} link` : "absent"}`);
+        }
+      }
+      return { id: `${linkId(a.namespace, a.name)}~${linkId(b.namespace, b.name)}`, outs: inputs };
+    });
+  },
+
+  async read(host, _id, props) {
+    const seenA = await observeLink(host, props.a.namespace, props.a.name);
+    const seenB = await observeLink(host, props.b.namespace, props.b.name);
+    // Either end gone means the cable is gone: the kernel never keeps half a pair.
+    if (seenA?.kind !== "veth" || seenB?.kind !== "veth") return undefined;
+    const view = (seen: typeof seenA, end: VethEnd): VethEnd => {
+      const v = managedView(seen, endSettings(end, props.mtu));
+      return { ...end, addresses: [...v.addresses], up: v.up, bridge: v.bridge };
+    };
+    return {
+      ...props,
+      a: view(seenA, props.a),
+      b: view(seenB, props.b),
+      mtu: props.mtu === undefined ? undefined : seenA.mtu,
+    };
+  },
+
+  async update(host, _id, olds, news) {
+    const mtuChanged = news.mtu !== undefined && news.mtu !== olds.mtu;
+    for (const key of ["a", "b"] as const) {
+      const have = endSettings(olds[key], olds.mtu);
+      const want = endSettings(news[key], mtuChanged ? news.mtu : olds.mtu);
+      await runPlan(host, planLinkChanges(news[key].namespace, news[key].name, have, want));
+    }
+    return news;
+  },
+
+  async delete(host, _id, props) {
+    // Either end takes the pair with it; the first may already be gone with its namespace.
+    await deleteLink(host, props.a.namespace, props.a.name);
+    await deleteLink(host, props.b.namespace, props.b.name);
+  },
+};
+
+/** One end of a {@link VethPair}. */
+export interface VethEndArgs {
+  /** The end's interface name (at most 15 bytes); generated when omitted. */
+  name?: pulumi.Input<string>;
+  /** Its namespace; an end with no namespace stays on the host. */
+  namespace?: pulumi.Input<string>;
+  /** A bridge in the same namespace that this end joins as a port. */
+  bridge?: pulumi.Input<string>;
+  /** Addresses on this end: `["10.0.0.1/24"]`. */
+  addresses?: pulumi.Input<pulumi.Input<string>[]>;
+  /** Administratively up; true. */
+  up?: pulumi.Input<boolean>;
+}
+
+/** Arguments of a {@link VethPair}. */
+export interface VethPairArgs {
+  /** The host; the stack's `linuxnet:*` config when omitted. */
+  connection?: pulumi.Input<ConnectionArgs>;
+  a: pulumi.Input<VethEndArgs>;
+  b: pulumi.Input<VethEndArgs>;
+  /** MTU of both ends. */
+  mtu?: pulumi.Input<number>;
+}
+
+/**
+ * A veth pair: a virtual patch cable between two namespaces, or a namespace and a bridge.
+ * Equivalent to: `ip link add A netns NSA type veth peer name B netns NSB`, then addresses, ports and up.
+ */
+export class VethPair extends pulumi.dynamic.Resource {
+  declare readonly a: pulumi.Output<VethEnd>;
+  declare readonly b: pulumi.Output<VethEnd>;
+  declare readonly mtu: pulumi.Output<number | undefined>;
+  /** The concrete name of end a. */
+  readonly aName: pulumi.Output<string>;
+  /** The concrete name of end b. */
+  readonly bName: pulumi.Output<string>;
+  constructor(name: string, args: VethPairArgs, opts?: pulumi.CustomResourceOptions) {
+    super(
+      dynamicProvider("VethPair"),
+      name,
+      { connection: connectionInput(args.connection), resourceName: name, a: args.a, b: args.b, mtu: args.mtu },
+      withSecretConnection(opts),
+      "linuxnet",
+      "VethPair",
+    );
+    this.aName = this.a.apply((end) => end.name);
+    this.bName = this.b.apply((end) => end.name);
+  }
+}

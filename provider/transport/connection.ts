@@ -1,0 +1,162 @@
+/**
+ * How to reach one host: the public `ConnectionArgs` and its resolved,
+ * validated form. No SSH happens here.
+ */
+
+import type { Input } from "@pulumi/pulumi";
+import { createHash } from "node:crypto";
+import type { ValidationFailure } from "../errors";
+
+/** How to reach one host over SSH. Every resource takes one (or the stack's default). */
+export interface ConnectionArgs {
+  /** Address or DNS name of the host. */
+  host: Input<string>;
+  /** SSH port; 22. */
+  port?: Input<number>;
+  /** Login user; "root". A non-root user needs `sudo: true`. */
+  user?: Input<string>;
+  /** Private key text (OpenSSH or PEM). Pass it as a secret. */
+  privateKey?: Input<string>;
+  /** Passphrase of `privateKey`. Pass it as a secret. */
+  privateKeyPassphrase?: Input<string>;
+  /** Password authentication. Pass it as a secret. */
+  password?: Input<string>;
+  /** An ssh-agent socket; `SSH_AUTH_SOCK` when no other credential is given. */
+  agentSocket?: Input<string>;
+  /**
+   * The host's public key (`ssh-ed25519 AAAA...`) or its fingerprint
+   * (`SHA256:...`). When set, any other key is refused; when unset, any key is
+   * accepted and its fingerprint is reported in the resource's outputs.
+   */
+  hostKey?: Input<string>;
+  /** One jump host to connect through. */
+  proxy?: Input<ConnectionArgs>;
+  /** Run every command through `sudo -n` (for a non-root user). */
+  sudo?: Input<boolean>;
+  /** Keep retrying the dial this long while the host boots; 20000. */
+  dialTimeoutMs?: Input<number>;
+}
+
+/** A connection with every input known and defaults applied. */
+export interface Connection {
+  readonly host: string;
+  readonly port: number;
+  readonly user: string;
+  readonly privateKey?: string;
+  readonly privateKeyPassphrase?: string;
+  readonly password?: string;
+  readonly agentSocket?: string;
+  readonly hostKey?: string;
+  readonly proxy?: Connection;
+  readonly sudo: boolean;
+  readonly dialTimeoutMs: number;
+}
+
+/** The dial deadline when none is given: long enough for sshd to come up on a booting VM. */
+export const DEFAULT_DIAL_TIMEOUT_MS = 20_000;
+
+const HOSTNAME = /^[A-Za-z0-9]([A-Za-z0-9.-]{0,252})$/;
+
+/**
+ * Checks a connection's plain values and applies defaults. Unknown values (a
+ * preview before the VM's address exists) are left to the caller: pass only
+ * known objects here.
+ */
+export function resolveConnection(
+  raw: Record<string, unknown>,
+  field = "connection",
+): { connection?: Connection; failures: ValidationFailure[] } {
+  const failures: ValidationFailure[] = [];
+  const fail = (property: string, reason: string) =>
+    failures.push({ property: `${field}.${property}`, reason });
+
+  const host = raw.host;
+  if (typeof host !== "string" || host.length === 0) {
+    fail("host", "is required: an address or DNS name");
+  } else if (!HOSTNAME.test(host) && !isIpLiteral(host)) {
+    fail("host", `must be an IP address or a DNS name, got ${JSON.stringify(host)}`);
+  }
+  const port = raw.port ?? 22;
+  if (typeof port !== "number" || !Number.isInteger(port) || port < 1 || port > 65535) {
+    fail("port", `must be an integer from 1 to 65535, got ${JSON.stringify(port)}`);
+  }
+  const user = raw.user ?? "root";
+  if (typeof user !== "string" || !/^[a-z_][a-z0-9_.-]{0,31}\$?$/i.test(user)) {
+    fail("user", `must be a login name, got ${JSON.stringify(user)}`);
+  }
+  for (const key of ["privateKey", "privateKeyPassphrase", "password", "agentSocket", "hostKey"]) {
+    if (raw[key] !== undefined && typeof raw[key] !== "string") fail(key, "must be a string");
+  }
+  if (typeof raw.hostKey === "string" && !isHostKeyForm(raw.hostKey)) {
+    fail("hostKey", 'must be a public key line ("ssh-ed25519 AAAA...") or a "SHA256:..." fingerprint');
+  }
+  const sudo = raw.sudo ?? false;
+  if (typeof sudo !== "boolean") fail("sudo", "must be true or false");
+  const dialTimeoutMs = raw.dialTimeoutMs ?? DEFAULT_DIAL_TIMEOUT_MS;
+  if (typeof dialTimeoutMs !== "number" || !(dialTimeoutMs >= 0) || dialTimeoutMs > 3_600_000) {
+    fail("dialTimeoutMs", "must be a number of milliseconds from 0 to 3600000");
+  }
+  let proxy: Connection | undefined;
+  if (raw.proxy !== undefined && raw.proxy !== null) {
+    if (typeof raw.proxy !== "object") {
+      fail("proxy", "must be a connection object");
+    } else {
+      const nested = resolveConnection(raw.proxy as Record<string, unknown>, `${field}.proxy`);
+      failures.push(...nested.failures);
+      if ((raw.proxy as Record<string, unknown>).proxy !== undefined) {
+        fail("proxy.proxy", "only one jump host is supported");
+      }
+      proxy = nested.connection;
+    }
+  }
+  if (failures.length > 0) return { failures };
+  return {
+    failures,
+    connection: {
+      host: host as string,
+      port: port as number,
+      user: user as string,
+      privateKey: raw.privateKey as string | undefined,
+      privateKeyPassphrase: raw.privateKeyPassphrase as string | undefined,
+      password: raw.password as string | undefined,
+      agentSocket: raw.agentSocket as string | undefined,
+      hostKey: raw.hostKey as string | undefined,
+      proxy,
+      sudo: sudo as boolean,
+      dialTimeoutMs: dialTimeoutMs as number,
+    },
+  };
+}
+
+function isIpLiteral(host: string): boolean {
+  return /^[0-9a-fA-F:.]+$/.test(host) && host.includes(":");
+}
+
+function isHostKeyForm(value: string): boolean {
+  return /^SHA256:[A-Za-z0-9+/]{43}=?$/.test(value) || /^[a-z0-9@.-]+ [A-Za-z0-9+/=]+( .*)?$/.test(value);
+}
+
+/** `SHA256:...` of a raw public key blob, as `ssh-keygen -l` prints it. */
+export function fingerprintOf(keyBlob: Buffer): string {
+  return "SHA256:" + createHash("sha256").update(keyBlob).digest("base64").replace(/=+$/, "");
+}
+
+/** The fingerprint a pinned `hostKey` stands for (a key line is hashed; a fingerprint is itself). */
+export function pinnedFingerprint(hostKey: string): string {
+  if (hostKey.startsWith("SHA256:")) return hostKey.replace(/=+$/, "");
+  return fingerprintOf(Buffer.from(hostKey.split(" ")[1] ?? "", "base64"));
+}
+
+/**
+ * A key that identifies the SSH session a connection makes (who logs in where,
+ * and how), so that resources with equal connections share one. Credentials are
+ * hashed, never kept in the key.
+ */
+export function connectionKey(c: Connection): string {
+  const secret = createHash("sha256")
+    .update(JSON.stringify([c.privateKey, c.privateKeyPassphrase, c.password, c.agentSocket]))
+    .digest("hex")
+    .slice(0, 16);
+  const via = c.proxy ? ` via ${connectionKey(c.proxy)}` : "";
+  return `${c.user}@${c.host}:${c.port}${c.sudo ? "+sudo" : ""}#${secret}${via}`;
+}

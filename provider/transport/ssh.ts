@@ -1,0 +1,395 @@
+/**
+ * The only code that speaks SSH. A {@link HostSession} is one SSH connection to
+ * one host, through which commands stream: each runs in one of a few
+ * long-lived shell channels, framed by a marker line that carries its exit
+ * code, so a command costs one round trip instead of a new channel (~110 ms on
+ * loopback) or a new connection (~95 ms more).
+ */
+
+import { randomBytes } from "node:crypto";
+import type { Duplex } from "node:stream";
+import { Client, type ClientChannel, type ConnectConfig } from "ssh2";
+import { TransportError } from "../errors";
+import { type Connection, fingerprintOf, pinnedFingerprint } from "./connection";
+
+/** What a command left behind: its output and its exit code (a non-zero exit is a result, not an exception). */
+export interface CommandResult {
+  readonly stdout: string;
+  readonly stderr: string;
+  readonly exitCode: number;
+}
+
+/** Counters for the benchmark and the tests: what this process opened. */
+export const transportStats = { connections: 0, channels: 0, commands: 0 };
+
+/**
+ * Shell channels per connection. OpenSSH allows 10 sessions per connection
+ * (`MaxSessions`); staying well below leaves room for a user's own sessions
+ * and for the jump host's forwarding channel.
+ */
+export const MAX_SHELLS_PER_CONNECTION = 4;
+
+/** A command that does not finish in this time is abandoned and its shell closed. */
+const COMMAND_TIMEOUT_MS = 120_000;
+
+/** Minimum and maximum pause between dial attempts while a host boots. */
+const BACKOFF_MIN_MS = 250;
+const BACKOFF_MAX_MS = 2_000;
+
+interface PendingCommand {
+  readonly script: string;
+  readonly resolve: (result: CommandResult) => void;
+  readonly reject: (error: Error) => void;
+}
+
+/**
+ * One `sh` running in one channel. Commands are written to its stdin one at a
+ * time; after each, the shell prints a marker with the exit code on stdout and
+ * a marker on stderr, which is how we know both streams of that command ended.
+ */
+class Shell {
+  private stdout = Buffer.alloc(0);
+  private stderr = Buffer.alloc(0);
+  private current?: PendingCommand;
+  private timer?: NodeJS.Timeout;
+  closed = false;
+
+  constructor(
+    private readonly channel: ClientChannel,
+    private readonly marker: string,
+    private readonly onIdle: () => void,
+    private readonly onClosed: (shell: Shell, error: Error) => void,
+  ) {
+    channel.on("data", (d: Buffer) => {
+      this.stdout = Buffer.concat([this.stdout, d]);
+      this.settle();
+    });
+    channel.stderr.on("data", (d: Buffer) => {
+      this.stderr = Buffer.concat([this.stderr, d]);
+      this.settle();
+    });
+    channel.on("close", () => this.fail(new Error("the shell channel closed")));
+  }
+
+  get busy(): boolean {
+    return this.current !== undefined;
+  }
+
+  start(command: PendingCommand): void {
+    this.current = command;
+    this.timer = setTimeout(
+      () => this.fail(new Error(`no answer within ${COMMAND_TIMEOUT_MS / 1000} s`)),
+      COMMAND_TIMEOUT_MS,
+    );
+    this.channel.write(command.script);
+  }
+
+  private settle(): void {
+    if (!this.current) return;
+    const out = this.stdout.indexOf(`\n${this.marker} `);
+    const err = this.stderr.indexOf(`\n${this.marker}\n`);
+    if (out < 0 || err < 0) return;
+    const end = this.stdout.indexOf("\n", out + this.marker.length + 2);
+    if (end < 0) return;
+    const exitCode = Number(this.stdout.subarray(out + this.marker.length + 2, end).toString());
+    const result: CommandResult = {
+      stdout: this.stdout.subarray(0, out).toString("utf8"),
+      stderr: this.stderr.subarray(0, err).toString("utf8"),
+      exitCode,
+    };
+    this.stdout = this.stdout.subarray(end + 1);
+    this.stderr = this.stderr.subarray(err + this.marker.length + 2);
+    const done = this.current;
+    this.current = undefined;
+    clearTimeout(this.timer);
+    done.resolve(result);
+    this.onIdle();
+  }
+
+  fail(error: Error): void {
+    if (this.closed) return;
+    this.closed = true;
+    clearTimeout(this.timer);
+    const pending = this.current;
+    this.current = undefined;
+    this.channel.destroy();
+    pending?.reject(error);
+    this.onClosed(this, error);
+  }
+}
+
+/**
+ * Wraps a command line so that the shell prints its exit code after it, on
+ * both streams, framed by `marker`. `stdin`, when given, is fed through a
+ * quoted here-document, so nothing in it is expanded.
+ */
+export function frameCommand(commandLine: string, marker: string, stdin?: string): string {
+  let input = "</dev/null";
+  let body = "";
+  if (stdin !== undefined) {
+    const eof = `EOF_${marker}`;
+    if (stdin.includes(eof)) throw new Error("stdin contains the here-document delimiter");
+    input = `<<'${eof}'`;
+    body = `${stdin}${stdin.endsWith("\n") ? "" : "\n"}${eof}\n`;
+  }
+  return (
+    `${commandLine} ${input}\n${body}` +
+    `printf '\\n%s %d\\n' ${marker} $?; printf '\\n%s\\n' ${marker} >&2\n`
+  );
+}
+
+/**
+ * One SSH connection to one host, shared by every resource that targets it in
+ * this process, with up to {@link MAX_SHELLS_PER_CONNECTION} shells.
+ */
+export class HostSession {
+  private readonly shells: Shell[] = [];
+  private readonly queue: PendingCommand[] = [];
+  private opening = 0;
+  private lostError?: Error;
+  private readonly marker = `__LINUXNET_${randomBytes(8).toString("hex")}__`;
+
+  private constructor(
+    readonly connection: Connection,
+    private readonly client: Client,
+    private readonly jump?: Client,
+  ) {
+    client.on("close", () => this.lose(new Error("the connection closed")));
+    client.on("error", (e) => this.lose(e));
+  }
+
+  /** True once the connection has dropped; the pool then makes a new one. */
+  get lost(): boolean {
+    return this.lostError !== undefined;
+  }
+
+  /** Opens the connection (through the jump host, if any), retrying while the host is not up yet. */
+  static async open(connection: Connection): Promise<HostSession> {
+    let jump: Client | undefined;
+    let sock: Duplex | undefined;
+    if (connection.proxy) {
+      jump = await dial(connection.proxy);
+      sock = await forward(jump, connection);
+    }
+    try {
+      const client = await dial(connection, sock);
+      return new HostSession(connection, client, jump);
+    } catch (e) {
+      jump?.end();
+      throw e;
+    }
+  }
+
+  /** Runs one command line (already quoted) and returns its output and exit code. */
+  run(commandLine: string, stdin?: string): Promise<CommandResult> {
+    if (this.lostError) {
+      return Promise.reject(this.transportError(this.lostError));
+    }
+    transportStats.commands++;
+    return new Promise((resolve, reject) => {
+      this.queue.push({ script: frameCommand(commandLine, this.marker, stdin), resolve, reject });
+      this.dispatch();
+    });
+  }
+
+  /** Closes the connection; commands still queued fail. */
+  close(): void {
+    this.lose(new Error("closed by the provider"));
+  }
+
+  private dispatch(): void {
+    while (this.queue.length > 0) {
+      const idle = this.shells.find((s) => !s.busy && !s.closed);
+      if (idle) {
+        idle.start(this.queue.shift()!);
+        continue;
+      }
+      if (this.shells.length + this.opening < MAX_SHELLS_PER_CONNECTION) {
+        this.openShell();
+      }
+      return;
+    }
+  }
+
+  private openShell(): void {
+    this.opening++;
+    // `exec` rather than `shell`: no pty, so output is not mangled and stderr stays apart.
+    const command = this.connection.sudo ? "sudo -n /bin/sh" : "/bin/sh";
+    this.client.exec(command, (err, channel) => {
+      this.opening--;
+      if (err) {
+        // Most likely "Channel open failure": the server's session limit. Run on the shells we have.
+        if (this.shells.length === 0) this.failQueue(this.transportError(err));
+        return;
+      }
+      transportStats.channels++;
+      const shell = new Shell(
+        channel,
+        this.marker,
+        () => this.dispatch(),
+        (closed, error) => {
+          this.shells.splice(this.shells.indexOf(closed), 1);
+          if (this.shells.length === 0 && this.opening === 0 && this.queue.length > 0) {
+            this.failQueue(this.transportError(error));
+          }
+          this.dispatch();
+        },
+      );
+      this.shells.push(shell);
+      if (this.connection.sudo) {
+        this.verifySudo(shell);
+      } else {
+        this.dispatch();
+      }
+    });
+  }
+
+  /** `sudo -n` that needs a password ends the shell at once; say so instead of a framing error. */
+  private verifySudo(shell: Shell): void {
+    shell.start({
+      script: frameCommand("true", this.marker),
+      resolve: () => this.dispatch(),
+      reject: () =>
+        this.failQueue(
+          new TransportError(
+            "sudo",
+            this.connection.host,
+            `"sudo -n" refused for user ${this.connection.user}: it needs a password or is not allowed; allow NOPASSWD for this user or log in as root`,
+          ),
+        ),
+    });
+  }
+
+  private failQueue(error: Error): void {
+    for (const pending of this.queue.splice(0)) pending.reject(error);
+  }
+
+  private lose(error: Error): void {
+    if (this.lostError) return;
+    this.lostError = error;
+    for (const shell of [...this.shells]) shell.fail(error);
+    this.failQueue(this.transportError(error));
+    this.client.end();
+    this.jump?.end();
+  }
+
+  private transportError(error: Error): TransportError {
+    return new TransportError("protocol", this.connection.host, error.message, { cause: error });
+  }
+}
+
+/** Dials one host, retrying refused or unreachable attempts with backoff until its dial deadline. */
+async function dial(connection: Connection, sock?: Duplex): Promise<Client> {
+  const deadline = Date.now() + connection.dialTimeoutMs;
+  let pause = BACKOFF_MIN_MS;
+  for (;;) {
+    try {
+      return await dialOnce(connection, sock);
+    } catch (e) {
+      const error = e as TransportError;
+      // Authentication and host-key failures are answers, not a host still booting; retrying them
+      // in a loop would only earn a penalty from sshd. A tunnel through a jump host cannot be redialled.
+      const retryable = error.level === "connect" && sock === undefined;
+      if (!retryable || Date.now() + pause > deadline) {
+        if (retryable) {
+          throw new TransportError(
+            "timeout",
+            connection.host,
+            `not reachable within ${connection.dialTimeoutMs} ms: ${error.message}`,
+            { cause: e },
+          );
+        }
+        throw e;
+      }
+      await new Promise((r) => setTimeout(r, pause));
+      pause = Math.min(pause * 2, BACKOFF_MAX_MS);
+    }
+  }
+}
+
+function dialOnce(connection: Connection, sock?: Duplex): Promise<Client> {
+  const where = `${connection.host}:${connection.port}`;
+  return new Promise((resolve, reject) => {
+    const client = new Client();
+    let hostKeyMismatch: string | undefined;
+    const config: ConnectConfig = {
+      host: connection.host,
+      port: connection.port,
+      username: connection.user,
+      readyTimeout: Math.max(5_000, Math.min(connection.dialTimeoutMs, 30_000)),
+      keepaliveInterval: 5_000,
+      keepaliveCountMax: 3,
+      hostVerifier: (key: Buffer) => {
+        if (!connection.hostKey) return true;
+        const seen = fingerprintOf(key);
+        const pinned = pinnedFingerprint(connection.hostKey);
+        if (seen === pinned) return true;
+        hostKeyMismatch = `host key mismatch: the server offered ${seen}, the pinned key is ${pinned}; refusing to connect`;
+        return false;
+      },
+    };
+    if (sock) config.sock = sock;
+    if (connection.privateKey) config.privateKey = connection.privateKey;
+    if (connection.privateKeyPassphrase) config.passphrase = connection.privateKeyPassphrase;
+    if (connection.password) config.password = connection.password;
+    const agent =
+      connection.agentSocket ??
+      (!connection.privateKey && !connection.password ? process.env.SSH_AUTH_SOCK : undefined);
+    if (agent) config.agent = agent;
+
+    client.once("ready", () => {
+      transportStats.connections++;
+      client.removeAllListeners("error");
+      resolve(client);
+    });
+    client.once("error", (err: Error & { level?: string; code?: string }) => {
+      client.destroy();
+      if (hostKeyMismatch) {
+        reject(new TransportError("host-key", where, hostKeyMismatch));
+      } else if (err.level === "client-authentication") {
+        reject(
+          new TransportError(
+            "authentication",
+            where,
+            `authentication as ${connection.user} failed (methods tried: ${describeCredentials(connection)})`,
+          ),
+        );
+      } else if (err.level === "client-timeout") {
+        reject(new TransportError("connect", where, "no SSH greeting in time", { cause: err }));
+      } else if (err.level === "client-socket" || err.code !== undefined) {
+        reject(new TransportError("connect", where, err.message, { cause: err }));
+      } else {
+        reject(new TransportError("protocol", where, err.message, { cause: err }));
+      }
+    });
+    try {
+      client.connect(config);
+    } catch (e) {
+      // ssh2 throws synchronously for a key it cannot parse (or a wrong passphrase).
+      reject(new TransportError("authentication", where, `bad private key: ${(e as Error).message}`));
+    }
+  });
+}
+
+function forward(jump: Client, target: Connection): Promise<Duplex> {
+  return new Promise((resolve, reject) => {
+    jump.forwardOut("127.0.0.1", 0, target.host, target.port, (err, stream) => {
+      if (err) {
+        reject(
+          new TransportError("connect", `${target.host}:${target.port}`, `via jump host: ${err.message}`),
+        );
+      } else {
+        transportStats.channels++;
+        resolve(stream);
+      }
+    });
+  });
+}
+
+function describeCredentials(c: Connection): string {
+  const methods: string[] = [];
+  if (c.privateKey) methods.push("publickey");
+  if (c.password) methods.push("password");
+  if (c.agentSocket || (!c.privateKey && !c.password && process.env.SSH_AUTH_SOCK)) methods.push("agent");
+  return methods.join(", ") || "none given";
+}
