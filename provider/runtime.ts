@@ -36,6 +36,14 @@ function withoutProvider<T extends object>(props: T): T {
   return rest as T;
 }
 
+/**
+ * Outputs as the engine can carry them: protobuf's Struct has no `undefined`,
+ * so an unset field is left out rather than sent.
+ */
+export function plain<T>(value: T): T {
+  return JSON.parse(JSON.stringify(value)) as T;
+}
+
 function hostOf(props: BaseInputs): Host {
   const { connection, failures } = resolveConnection(props.connection ?? {});
   if (!connection) throw new ValidationError(failures);
@@ -56,15 +64,16 @@ export function handler(name: KindName): dynamic.ResourceProvider {
     },
     async create(inputs) {
       const { id, outs } = await kind.create(hostOf(inputs), withoutProvider(inputs));
-      return { id, outs };
+      return { id, outs: plain(outs) };
     },
     async read(id, props) {
       const outs = await kind.read(hostOf(props), id, withoutProvider(props));
       // No id: the object is gone, and the engine drops it from state so `up` recreates it.
-      return outs ? { id, props: outs } : {};
+      return outs ? { id, props: plain(outs) } : {};
     },
     async update(id, olds, news) {
-      return { outs: await kind.update(hostOf(news), id, withoutProvider(olds), withoutProvider(news)) };
+      const outs = await kind.update(hostOf(news), id, withoutProvider(olds), withoutProvider(news));
+      return { outs: plain(outs) };
     },
     async delete(id, props) {
       await kind.delete(hostOf(props), id, withoutProvider(props));

@@ -1,0 +1,53 @@
+/**
+ * The lab stack: the network that "Building a container network from scratch"
+ * builds by hand, as resources. Two namespaces, each with a veth to a bridge
+ * that carries their gateway address, default routes through it, and NAT out
+ * of the host's egress interface. The connection is the stack's default
+ * (`linuxnet:host`, `linuxnet:privateKey`, ...), which `npm run lab` sets to a
+ * local lab host when no host is configured.
+ */
+
+import * as pulumi from "@pulumi/pulumi";
+import { Bridge, Namespace, NatRule, Route, VethPair } from "../provider";
+import { labAddresses } from "./plan";
+
+const config = new pulumi.Config();
+const egressInterface = config.get("egressInterface") ?? "eth0";
+const plan = labAddresses(config.get("subnet") ?? "10.0.0.0/24");
+
+const bridge = new Bridge("br0", {
+  name: "br0",
+  addresses: [plan.gateway],
+  // Docker-style hosts drop forwarded traffic by default; bridged traffic passes FORWARD too.
+  acceptForwarding: true,
+});
+
+function attach(color: "blue" | "green", address: string) {
+  const ns = new Namespace(`ns-${color}`, { name: `ns-${color}` });
+  const veth = new VethPair(`veth-${color}`, {
+    a: { name: `veth-${color}`, namespace: ns.name, addresses: [address] },
+    b: { name: `veth-${color}-br`, bridge: bridge.name },
+  });
+  const route = new Route(
+    `${color}-default`,
+    { namespace: ns.name, destination: "default", via: plan.gatewayAddress },
+    // The gateway is reachable only once the veth end has its address.
+    { dependsOn: [veth] },
+  );
+  return { ns, veth, route };
+}
+
+const blue = attach("blue", plan.blue);
+const green = attach("green", plan.green);
+
+const egress = new NatRule("egress", {
+  source: plan.subnet,
+  outInterface: egressInterface,
+});
+
+export const namespaces = [blue.ns.name, green.ns.name];
+export const bridgeName = bridge.name;
+export const addresses = { blue: plan.blue, green: plan.green, gateway: plan.gateway };
+export const veths = { blue: [blue.veth.aName, blue.veth.bName], green: [green.veth.aName, green.veth.bName] };
+export const natTag = egress.tag;
+export const connectivity = pulumi.interpolate`ns-blue ${plan.blue} <-> ns-green ${plan.green} over ${bridge.name}; both route via ${plan.gatewayAddress} and leave by ${egressInterface} masqueraded (${egress.tag})`;
