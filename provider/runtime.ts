@@ -53,7 +53,10 @@ function hostOf(props: BaseInputs): Host {
 /** The dynamic provider for one kind, as the engine's dynamic-provider process calls it. */
 export function handler(name: KindName): dynamic.ResourceProvider {
   const kind = kinds[name] as unknown as Kind<BaseInputs, BaseInputs>;
-  if (!kind) throw new Error(`pulumi-linuxnet has no resource kind "${name}": is the package older than the stack?`);
+  if (!kind)
+    throw new Error(
+      `pulumi-linuxnet has no resource kind "${name}": is the package older than the stack?`,
+    );
   return {
     async check(olds, news) {
       const { inputs, failures } = kind.check(olds, news);
@@ -72,7 +75,12 @@ export function handler(name: KindName): dynamic.ResourceProvider {
       return outs ? { id, props: plain(outs) } : {};
     },
     async update(id, olds, news) {
-      const outs = await kind.update(hostOf(news), id, withoutProvider(olds), withoutProvider(news));
+      const outs = await kind.update(
+        hostOf(news),
+        id,
+        withoutProvider(olds),
+        withoutProvider(news),
+      );
       return { outs: plain(outs) };
     },
     async delete(id, props) {

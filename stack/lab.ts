@@ -14,16 +14,21 @@ import { labAddresses } from "./plan";
 const config = new pulumi.Config();
 const egressInterface = config.get("egressInterface") ?? "eth0";
 const plan = labAddresses(config.get("subnet") ?? "10.0.0.0/24");
+const namespaceNames = {
+  blue: config.get("blueNamespace") ?? "ns-blue",
+  green: config.get("greenNamespace") ?? "ns-green",
+};
 
 const bridge = new Bridge("br0", {
   name: "br0",
-  addresses: [plan.gateway],
+  // More addresses on the bridge (another subnet behind the same switch), from config.
+  addresses: [plan.gateway, ...(config.getObject<string[]>("bridgeExtraAddresses") ?? [])],
   // Docker-style hosts drop forwarded traffic by default; bridged traffic passes FORWARD too.
   acceptForwarding: true,
 });
 
 function attach(color: "blue" | "green", address: string) {
-  const ns = new Namespace(`ns-${color}`, { name: `ns-${color}` });
+  const ns = new Namespace(`ns-${color}`, { name: namespaceNames[color] });
   const veth = new VethPair(`veth-${color}`, {
     a: { name: `veth-${color}`, namespace: ns.name, addresses: [address] },
     b: { name: `veth-${color}-br`, bridge: bridge.name },
@@ -48,6 +53,9 @@ const egress = new NatRule("egress", {
 export const namespaces = [blue.ns.name, green.ns.name];
 export const bridgeName = bridge.name;
 export const addresses = { blue: plan.blue, green: plan.green, gateway: plan.gateway };
-export const veths = { blue: [blue.veth.aName, blue.veth.bName], green: [green.veth.aName, green.veth.bName] };
+export const veths = {
+  blue: [blue.veth.aName, blue.veth.bName],
+  green: [green.veth.aName, green.veth.bName],
+};
 export const natTag = egress.tag;
 export const connectivity = pulumi.interpolate`ns-blue ${plan.blue} <-> ns-green ${plan.green} over ${bridge.name}; both route via ${plan.gatewayAddress} and leave by ${egressInterface} masqueraded (${egress.tag})`;

@@ -14,7 +14,11 @@ import { inNamespace } from "./ip";
 export const TAG_PREFIX = "linuxnet:";
 
 /** Equivalent to: `[ip netns exec NS] iptables -w -t TABLE ARGS...` */
-export function iptablesArgv(namespace: string | undefined, table: string, ...args: string[]): string[] {
+export function iptablesArgv(
+  namespace: string | undefined,
+  table: string,
+  ...args: string[]
+): string[] {
   return inNamespace(namespace, ["iptables", "-w", "-t", table, ...args]);
 }
 

@@ -21,7 +21,14 @@ import {
   diffFields,
   transactional,
 } from "./kind";
-import { FRESH_LINK, type LinkSettings, managedView, observeLink, planLinkChanges, runPlan } from "./link";
+import {
+  FRESH_LINK,
+  type LinkSettings,
+  managedView,
+  observeLink,
+  planLinkChanges,
+  runPlan,
+} from "./link";
 import {
   Checker,
   MAX_INTERFACE_NAME_BYTES,
@@ -68,8 +75,23 @@ export function planBridgeAdd(inputs: BridgeInputs): string[] {
 /** Equivalent to: `[ip netns exec NS] iptables -w -t filter -I FORWARD 1 -i BR -o BR -m comment --comment TAG -j ACCEPT` */
 export function planForwardRule(namespace: string | undefined, name: string): string[] {
   // Inserted first, so that it comes before the DROP rules a host may already have.
-  return iptablesArgv(namespace, "filter", "-I", "FORWARD", "1", "-i", name, "-o", name,
-    "-m", "comment", "--comment", bridgeRuleTag(name), "-j", "ACCEPT");
+  return iptablesArgv(
+    namespace,
+    "filter",
+    "-I",
+    "FORWARD",
+    "1",
+    "-i",
+    name,
+    "-o",
+    name,
+    "-m",
+    "comment",
+    "--comment",
+    bridgeRuleTag(name),
+    "-j",
+    "ACCEPT",
+  );
 }
 
 function settings(inputs: BridgeInputs): LinkSettings {
@@ -84,7 +106,11 @@ export const bridgeKind: Kind<BridgeInputs, BridgeOutputs> = {
     let name = news.name;
     let autoNamed = false;
     if (name === undefined || name === null) {
-      name = autoName(news.resourceName, olds?.autoNamed ? olds.name : undefined, MAX_INTERFACE_NAME_BYTES);
+      name = autoName(
+        news.resourceName,
+        olds?.autoNamed ? olds.name : undefined,
+        MAX_INTERFACE_NAME_BYTES,
+      );
       autoNamed = true;
     } else if (!isUnknown(name)) {
       const problem = interfaceNameProblem(name);
@@ -121,7 +147,10 @@ export const bridgeKind: Kind<BridgeInputs, BridgeOutputs> = {
     return diffFields(
       { ...olds, host: olds.connection?.host },
       { ...news, host: news.connection?.host },
-      { replace: ["name", "namespace", "host"], update: ["addresses", "mtu", "up", "acceptForwarding"] },
+      {
+        replace: ["name", "namespace", "host"],
+        update: ["addresses", "mtu", "up", "acceptForwarding"],
+      },
       olds.name === news.name || containsUnknown(news.name),
     );
   },
@@ -142,14 +171,19 @@ export const bridgeKind: Kind<BridgeInputs, BridgeOutputs> = {
         throw new CommandError(host.name, add, r.exitCode, r.stdout, why);
       }
       undo(() => host.run(ipArgv(inputs.namespace, "link", "del", "dev", inputs.name)));
-      await runPlan(host, planLinkChanges(inputs.namespace, inputs.name, FRESH_LINK, settings(inputs)));
+      await runPlan(
+        host,
+        planLinkChanges(inputs.namespace, inputs.name, FRESH_LINK, settings(inputs)),
+      );
       if (inputs.acceptForwarding) {
         await host.runOk(planForwardRule(inputs.namespace, inputs.name));
         undo(() => deleteTaggedRules(host, inputs.namespace, "filter", bridgeRuleTag(inputs.name)));
       }
       const seen = await observeLink(host, inputs.namespace, inputs.name);
       if (seen?.kind !== "bridge") {
-        throw new Error(`on ${host.name}: "${inputs.name}" was created but reads back as ${seen ? `a ${seen.kind ?? "plain"} link` : "absent"}`);
+        throw new Error(
+          `on ${host.name}: "${inputs.name}" was created but reads back as ${seen ? `a ${seen.kind ?? "plain"} link` : "absent"}`,
+        );
       }
       return { id: linkId(inputs.namespace, inputs.name), outs: inputs };
     });
@@ -189,7 +223,11 @@ export function linkId(namespace: string | undefined, name: string): string {
   return `${namespace ?? ""}/${name}`;
 }
 
-async function hasForwardRule(host: Host, namespace: string | undefined, name: string): Promise<boolean> {
+async function hasForwardRule(
+  host: Host,
+  namespace: string | undefined,
+  name: string,
+): Promise<boolean> {
   const rules = await readTaggedRules(host, namespace, "filter", "FORWARD");
   return (rules ?? []).some((r) => hasTag(r, bridgeRuleTag(name)));
 }
@@ -198,10 +236,17 @@ async function hasForwardRule(host: Host, namespace: string | undefined, name: s
  * Deletes a link; a link or namespace already gone is success (deleting a
  * namespace takes its links with it). Equivalent to: `ip [-n NS] link del dev NAME`
  */
-export async function deleteLink(host: Host, namespace: string | undefined, name: string): Promise<void> {
+export async function deleteLink(
+  host: Host,
+  namespace: string | undefined,
+  name: string,
+): Promise<void> {
   const argv = ipArgv(namespace, "link", "del", "dev", name);
   const r = await host.run(argv);
-  if (r.exitCode !== 0 && !/Cannot find device|does not exist|Cannot open network namespace/.test(r.stderr)) {
+  if (
+    r.exitCode !== 0 &&
+    !/Cannot find device|does not exist|Cannot open network namespace/.test(r.stderr)
+  ) {
     throw new CommandError(host.name, argv, r.exitCode, r.stdout, r.stderr);
   }
 }

@@ -106,7 +106,10 @@ export function diffFields(
   sameNameAfterReplace: boolean,
 ): DiffOutcome {
   const changed = (f: string) => !sameValue(olds[f], news[f]);
-  const replaces = fields.replace.filter(changed);
+  // "host" stands for connection.host: report the input property the user wrote.
+  const replaces = [
+    ...new Set(fields.replace.filter(changed).map((f) => (f === "host" ? "connection" : f))),
+  ];
   const updates = fields.update.filter(changed);
   return {
     changes: replaces.length + updates.length > 0 || connectionChanged(olds, news),

@@ -8,7 +8,14 @@ import { connectionInput, dynamicProvider, withSecretConnection } from "./progra
 import { CommandError } from "../errors";
 import type { Host } from "../transport";
 import { ipArgv, listNamespaces } from "../host/ip";
-import { type BaseInputs, type Kind, autoName, checkConnection, diffFields, containsUnknown } from "./kind";
+import {
+  type BaseInputs,
+  type Kind,
+  autoName,
+  checkConnection,
+  diffFields,
+  containsUnknown,
+} from "./kind";
 import { Checker, isUnknown, namespaceNameProblem } from "./validate";
 
 /** Inputs of a Namespace, as the provider sees them. */
@@ -30,7 +37,10 @@ export type NamespaceOutputs = NamespaceInputs;
  * made first. Equivalent to: `mkdir -p /run/netns && ip netns add NAME`
  */
 export function planNamespaceCreate(inputs: NamespaceInputs): string[][] {
-  const steps = [["mkdir", "-p", "/run/netns"], ["ip", "netns", "add", inputs.name]];
+  const steps = [
+    ["mkdir", "-p", "/run/netns"],
+    ["ip", "netns", "add", inputs.name],
+  ];
   if (inputs.loopbackUp !== false) steps.push(ipArgv(inputs.name, "link", "set", "lo", "up"));
   return steps;
 }
@@ -54,10 +64,17 @@ export const namespaceKind: Kind<NamespaceInputs, NamespaceOutputs> = {
       const problem = namespaceNameProblem(name);
       if (problem) c.fail("name", problem);
     }
-    if (news.loopbackUp !== undefined && typeof news.loopbackUp !== "boolean") {
+    if (
+      news.loopbackUp !== undefined &&
+      typeof news.loopbackUp !== "boolean" &&
+      !isUnknown(news.loopbackUp)
+    ) {
       c.fail("loopbackUp", "must be true or false");
     }
-    return { inputs: { ...news, name, autoNamed, loopbackUp: news.loopbackUp ?? true }, failures: c.failures };
+    return {
+      inputs: { ...news, name, autoNamed, loopbackUp: news.loopbackUp ?? true },
+      failures: c.failures,
+    };
   },
 
   diff(olds, news) {
@@ -75,15 +92,22 @@ export const namespaceKind: Kind<NamespaceInputs, NamespaceOutputs> = {
     const r = await host.run(add);
     if (r.exitCode !== 0) {
       if (/File exists/.test(r.stderr)) {
-        throw new CommandError(host.name, add, r.exitCode, r.stdout,
-          `${r.stderr.trim()} (namespace "${inputs.name}" already exists and is not managed by this stack; choose another name or delete it first)`);
+        throw new CommandError(
+          host.name,
+          add,
+          r.exitCode,
+          r.stdout,
+          `${r.stderr.trim()} (namespace "${inputs.name}" already exists and is not managed by this stack; choose another name or delete it first)`,
+        );
       }
       throw new CommandError(host.name, add, r.exitCode, r.stdout, r.stderr);
     }
     try {
       for (const step of rest) await host.runOk(step);
       if (!(await listNamespaces(host)).includes(inputs.name)) {
-        throw new Error(`on ${host.name}: namespace "${inputs.name}" was added but is not listed by "ip netns list"`);
+        throw new Error(
+          `on ${host.name}: namespace "${inputs.name}" was added but is not listed by "ip netns list"`,
+        );
       }
     } catch (e) {
       await host.run(planNamespaceDelete(inputs.name));
@@ -107,7 +131,13 @@ export const namespaceKind: Kind<NamespaceInputs, NamespaceOutputs> = {
     const r = await host.run(planNamespaceDelete(props.name));
     // Already gone is success: delete can be called again after a partial failure.
     if (r.exitCode !== 0 && !/No such file or directory/.test(r.stderr)) {
-      throw new CommandError(host.name, planNamespaceDelete(props.name), r.exitCode, r.stdout, r.stderr);
+      throw new CommandError(
+        host.name,
+        planNamespaceDelete(props.name),
+        r.exitCode,
+        r.stdout,
+        r.stderr,
+      );
     }
   },
 };

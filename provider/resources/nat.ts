@@ -25,7 +25,13 @@ import {
   setIpForwardArgv,
 } from "../host/iptables";
 import { type BaseInputs, type Kind, checkConnection, diffFields, transactional } from "./kind";
-import { Checker, interfaceNameProblem, isUnknown, namespaceNameProblem, parseNetwork } from "./validate";
+import {
+  Checker,
+  interfaceNameProblem,
+  isUnknown,
+  namespaceNameProblem,
+  parseNetwork,
+} from "./validate";
 
 /** Inputs of a NatRule, as the provider sees them. */
 export interface NatInputs extends BaseInputs {
@@ -50,10 +56,15 @@ export interface NatOutputs extends NatInputs {
 /** The rule's spec after the chain. */
 export function natRuleSpec(inputs: NatInputs, tag: string): string[] {
   return [
-    "-s", inputs.source,
+    "-s",
+    inputs.source,
     ...(inputs.outInterface ? ["-o", inputs.outInterface] : []),
-    "-m", "comment", "--comment", tag,
-    "-j", "MASQUERADE",
+    "-m",
+    "comment",
+    "--comment",
+    tag,
+    "-j",
+    "MASQUERADE",
   ];
 }
 
@@ -63,7 +74,10 @@ export function planNatAppend(inputs: NatInputs, tag: string): string[] {
 }
 
 /** The `ip_forward` value recorded by another of our rules that needs forwarding, if any. */
-export function recordedForwarding(rules: readonly TaggedRule[], exceptTag?: string): 0 | 1 | undefined {
+export function recordedForwarding(
+  rules: readonly TaggedRule[],
+  exceptTag?: string,
+): 0 | 1 | undefined {
   for (const rule of rules) {
     if (exceptTag && hasTag(rule, exceptTag)) continue;
     const m = /:fwd([01])$/.exec(rule.tag);
@@ -86,7 +100,8 @@ export const natKind: Kind<NatInputs, NatOutputs> = {
     else if (!isUnknown(source)) {
       const net = parseNetwork(source);
       if (typeof net === "string") c.fail("source", net);
-      else if (net.family !== "inet") c.fail("source", "must be an IPv4 network (this rule is for iptables, not ip6tables)");
+      else if (net.family !== "inet")
+        c.fail("source", "must be an IPv4 network (this rule is for iptables, not ip6tables)");
       else source = net.cidr;
     }
     if (news.outInterface !== undefined && !isUnknown(news.outInterface)) {
@@ -97,10 +112,17 @@ export const natKind: Kind<NatInputs, NatOutputs> = {
       const problem = namespaceNameProblem(news.namespace);
       if (problem) c.fail("namespace", problem);
     }
-    if (news.forwarding !== undefined && typeof news.forwarding !== "boolean" && !isUnknown(news.forwarding)) {
+    if (
+      news.forwarding !== undefined &&
+      typeof news.forwarding !== "boolean" &&
+      !isUnknown(news.forwarding)
+    ) {
       c.fail("forwarding", "must be true or false");
     }
-    return { inputs: { ...news, source, forwarding: news.forwarding ?? true }, failures: c.failures };
+    return {
+      inputs: { ...news, source, forwarding: news.forwarding ?? true },
+      failures: c.failures,
+    };
   },
 
   diff(olds, news) {
@@ -127,7 +149,8 @@ export const natKind: Kind<NatInputs, NatOutputs> = {
       }
       const append = planNatAppend(inputs, tag);
       const r = await host.run(append);
-      if (r.exitCode !== 0) throw new CommandError(host.name, append, r.exitCode, r.stdout, r.stderr);
+      if (r.exitCode !== 0)
+        throw new CommandError(host.name, append, r.exitCode, r.stdout, r.stderr);
       undo(() => deleteTaggedRules(host, ns, "nat", baseTag(id)));
       if (inputs.forwarding) {
         const now = await readIpForward(host, ns);
@@ -153,7 +176,9 @@ export const natKind: Kind<NatInputs, NatOutputs> = {
       return i >= 0 ? ours.spec[i + 1] : undefined;
     };
     // Forwarding turned off behind our back is drift: `up` turns it on again.
-    const forwarding = props.forwarding ? (await readIpForward(host, props.namespace)) === 1 : false;
+    const forwarding = props.forwarding
+      ? (await readIpForward(host, props.namespace)) === 1
+      : false;
     return { ...props, source: word("-s") ?? props.source, outInterface: word("-o"), forwarding };
   },
 
@@ -167,7 +192,11 @@ export const natKind: Kind<NatInputs, NatOutputs> = {
     const rules = await readTaggedRules(host, ns, "nat", "POSTROUTING");
     if (!rules) return; // the namespace is gone, and the rule with it
     await deleteTaggedRules(host, ns, "nat", baseTag(id));
-    if (props.forwarding && props.forwardingBefore === 0 && recordedForwarding(rules, baseTag(id)) === undefined) {
+    if (
+      props.forwarding &&
+      props.forwardingBefore === 0 &&
+      recordedForwarding(rules, baseTag(id)) === undefined
+    ) {
       // We were the last of our rules here that needed forwarding: put it back as we found it.
       await host.runOk(setIpForwardArgv(ns, 0));
     }

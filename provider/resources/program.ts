@@ -53,7 +53,9 @@ const CREDENTIALS = ["privateKey", "privateKeyPassphrase", "password"] as const;
  * after the config changes (a changed host then replaces the object).
  * Credentials are marked secret whether or not the caller did.
  */
-export function connectionInput(given: pulumi.Input<ConnectionArgs> | undefined): pulumi.Input<ConnectionArgs> {
+export function connectionInput(
+  given: pulumi.Input<ConnectionArgs> | undefined,
+): pulumi.Input<ConnectionArgs> {
   const connection = given ?? connectionFromConfig();
   if (pulumi.Output.isInstance(connection) || connection instanceof Promise) {
     return pulumi.secret(connection as pulumi.Output<ConnectionArgs>);
@@ -62,7 +64,8 @@ export function connectionInput(given: pulumi.Input<ConnectionArgs> | undefined)
   for (const key of CREDENTIALS) {
     if (out[key] !== undefined) out[key] = pulumi.secret(out[key] as pulumi.Input<string>);
   }
-  if (out.proxy !== undefined) out.proxy = connectionInput(out.proxy as pulumi.Input<ConnectionArgs>);
+  if (out.proxy !== undefined)
+    out.proxy = connectionInput(out.proxy as pulumi.Input<ConnectionArgs>);
   return out as unknown as ConnectionArgs;
 }
 
@@ -91,7 +94,9 @@ function connectionFromConfig(): ConnectionArgs {
 }
 
 /** Resource options every class adds: the stored connection is always a secret output. */
-export function withSecretConnection(opts: pulumi.CustomResourceOptions | undefined): pulumi.CustomResourceOptions {
+export function withSecretConnection(
+  opts: pulumi.CustomResourceOptions | undefined,
+): pulumi.CustomResourceOptions {
   return {
     ...opts,
     additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), "connection"],

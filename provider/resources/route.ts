@@ -75,15 +75,38 @@ export function planRouteDelete(r: RouteInputs): string[] {
   return ipArgv(r.namespace, "route", "del", ...selector(r));
 }
 
+/** The kernel's metric for a route added without one: 0 for IPv4, 1024 for IPv6. */
+export function defaultMetric(r: RouteInputs): number {
+  return isIpv6(r) ? 1024 : 0;
+}
+
+/** True for an IPv6 route (by its destination, or its gateway for `default`). */
+export function isIpv6(r: RouteInputs): boolean {
+  return (
+    r.destination.includes(":") || (r.destination === "default" && (r.via ?? "").includes(":"))
+  );
+}
+
 /** Picks our route out of `ip -json route show to exact DEST`: the one with our metric. */
 export function findRoute(routes: readonly RouteState[], r: RouteInputs): RouteState | undefined {
-  const want = r.metric ?? 0;
+  const want = r.metric ?? defaultMetric(r);
   return routes.find((x) => (x.metric ?? 0) === want);
 }
 
 async function readRoute(host: Host, r: RouteInputs): Promise<RouteState | undefined> {
-  const argv = ipArgv(r.namespace, "-json", "route", "show", "to", "exact", r.destination,
-    "table", r.table ?? "main");
+  // Without -6, `ip route show` lists IPv4 routes only.
+  const argv = ipArgv(
+    r.namespace,
+    ...(isIpv6(r) ? ["-6"] : []),
+    "-json",
+    "route",
+    "show",
+    "to",
+    "exact",
+    r.destination,
+    "table",
+    r.table ?? "main",
+  );
   const res = await host.run(argv);
   if (res.exitCode !== 0) {
     if (/Cannot open network namespace/.test(res.stderr)) return undefined;
@@ -120,7 +143,10 @@ export const routeKind: Kind<RouteInputs, RouteOutputs> = {
       else {
         via = gw.address;
         if (family && gw.family !== family) {
-          c.fail("via", `is an ${gw.family === "inet" ? "IPv4" : "IPv6"} address but destination is ${family === "inet" ? "IPv4" : "IPv6"}`);
+          c.fail(
+            "via",
+            `is an ${gw.family === "inet" ? "IPv4" : "IPv6"} address but destination is ${family === "inet" ? "IPv4" : "IPv6"}`,
+          );
         }
       }
     }
@@ -129,7 +155,10 @@ export const routeKind: Kind<RouteInputs, RouteOutputs> = {
       if (problem) c.fail("device", problem);
     }
     if (via === undefined && news.device === undefined) {
-      c.fail("via", "or device is required: a route needs a gateway, an outgoing interface, or both");
+      c.fail(
+        "via",
+        "or device is required: a route needs a gateway, an outgoing interface, or both",
+      );
     }
     if (news.metric !== undefined && !isUnknown(news.metric)) {
       const m = news.metric;
@@ -140,7 +169,10 @@ export const routeKind: Kind<RouteInputs, RouteOutputs> = {
     if (news.table !== undefined && !isUnknown(news.table)) {
       const t = news.table;
       if (typeof t !== "string" || !/^(main|local|default|[0-9]{1,10})$/.test(t)) {
-        c.fail("table", `must be "main", "local", "default" or a table number, got ${JSON.stringify(t)}`);
+        c.fail(
+          "table",
+          `must be "main", "local", "default" or a table number, got ${JSON.stringify(t)}`,
+        );
       }
     }
     return { inputs: { ...news, destination, via }, failures: c.failures };
@@ -150,7 +182,10 @@ export const routeKind: Kind<RouteInputs, RouteOutputs> = {
     return diffFields(
       { ...olds, host: olds.connection?.host, table: olds.table ?? "main" },
       { ...news, host: news.connection?.host, table: news.table ?? "main" },
-      { replace: ["namespace", "destination", "metric", "table", "host"], update: ["via", "device"] },
+      {
+        replace: ["namespace", "destination", "metric", "table", "host"],
+        update: ["via", "device"],
+      },
       // The kernel holds one route per (table, destination, metric): the old one must go first.
       true,
     );
@@ -168,9 +203,11 @@ export const routeKind: Kind<RouteInputs, RouteOutputs> = {
       }
       undo(() => host.run(planRouteDelete(inputs)));
       if (!(await readRoute(host, inputs))) {
-        throw new Error(`on ${host.name}: the route to ${inputs.destination} was added but does not read back`);
+        throw new Error(
+          `on ${host.name}: the route to ${inputs.destination} was added but does not read back`,
+        );
       }
-      const id = `${inputs.namespace ?? ""}/${inputs.table ?? "main"}/${inputs.destination}/${inputs.metric ?? 0}`;
+      const id = `${inputs.namespace ?? ""}/${inputs.table ?? "main"}/${inputs.destination}/${inputs.metric ?? defaultMetric(inputs)}`;
       return { id, outs: inputs };
     });
   },
@@ -194,7 +231,10 @@ export const routeKind: Kind<RouteInputs, RouteOutputs> = {
     const argv = planRouteDelete(props);
     const r = await host.run(argv);
     // Gone already (or with its namespace or device) is success.
-    if (r.exitCode !== 0 && !/No such process|Cannot open network namespace|Cannot find device/.test(r.stderr)) {
+    if (
+      r.exitCode !== 0 &&
+      !/No such process|Cannot open network namespace|Cannot find device/.test(r.stderr)
+    ) {
       throw new CommandError(host.name, argv, r.exitCode, r.stdout, r.stderr);
     }
   },

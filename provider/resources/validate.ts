@@ -41,7 +41,8 @@ export function interfaceNameProblem(name: unknown): string | undefined {
   // The kernel refuses only '/', ':' and white space (dev_valid_name). We keep to the characters that
   // survive every tool on the way (ip, iptables, where '+' is a wildcard, and shells), as CNI does.
   const bad = /[^A-Za-z0-9_.-]/.exec(name);
-  if (bad) return `must contain only letters, digits, "_", "." and "-", not ${describeChar(bad[0])}`;
+  if (bad)
+    return `must contain only letters, digits, "_", "." and "-", not ${describeChar(bad[0])}`;
   if (name.startsWith("-")) return `must not start with "-" (it would read as an option)`;
   return undefined;
 }
@@ -57,7 +58,8 @@ export function namespaceNameProblem(name: unknown): string | undefined {
   if (Buffer.byteLength(name, "utf8") > 64) return "must be at most 64 bytes";
   if (name === "." || name === "..") return `must not be "." or ".."`;
   const bad = /[^A-Za-z0-9_.-]/.exec(name);
-  if (bad) return `must contain only letters, digits, "_", "." and "-", not ${describeChar(bad[0])}`;
+  if (bad)
+    return `must contain only letters, digits, "_", "." and "-", not ${describeChar(bad[0])}`;
   if (name.startsWith("-")) return `must not start with "-" (it would read as an option)`;
   return undefined;
 }
@@ -65,7 +67,8 @@ export function namespaceNameProblem(name: unknown): string | undefined {
 function describeChar(c: string): string {
   if (/\s/.test(c)) return `white space (${JSON.stringify(c)})`;
   const code = c.codePointAt(0)!;
-  if (code < 0x20 || code === 0x7f) return `a control character (U+${code.toString(16).padStart(4, "0")})`;
+  if (code < 0x20 || code === 0x7f)
+    return `a control character (U+${code.toString(16).padStart(4, "0")})`;
   if (code > 0x7e) return `the non-ASCII character ${JSON.stringify(c)}`;
   return JSON.stringify(c);
 }
@@ -85,6 +88,8 @@ export interface InterfaceAddress {
  */
 export function parseInterfaceAddress(value: unknown): InterfaceAddress | string {
   if (typeof value !== "string") return `must be a string like "10.0.0.1/24", got ${typeof value}`;
+  if (value.includes("%"))
+    return `must not carry a zone index ("%..."): ip(8) does not take one, got ${JSON.stringify(value)}`;
   let parsed: [ipaddr.IPv4 | ipaddr.IPv6, number];
   try {
     parsed = ipaddr.parseCIDR(value);
@@ -153,7 +158,12 @@ export function parseNetwork(value: unknown): Network | string {
 }
 
 /** Parses a plain address (a gateway): `10.0.0.254`. */
-export function parseAddress(value: unknown): { address: string; family: "inet" | "inet6" } | string {
+export function parseAddress(
+  value: unknown,
+): { address: string; family: "inet" | "inet6" } | string {
+  if (typeof value === "string" && value.includes("%")) {
+    return `must not carry a zone index ("%..."): ip(8) does not take one, got ${JSON.stringify(value)}`;
+  }
   if (typeof value !== "string" || !ipaddr.isValid(value)) {
     return `must be an IP address like "10.0.0.254", got ${JSON.stringify(value)}`;
   }
@@ -177,7 +187,8 @@ export const MTU_RANGE = { min: 68, max: 65535 } as const;
 
 /** Why `mtu` is not a usable MTU, or undefined. */
 export function mtuProblem(mtu: unknown): string | undefined {
-  if (typeof mtu !== "number" || !Number.isInteger(mtu)) return `must be an integer, got ${JSON.stringify(mtu)}`;
+  if (typeof mtu !== "number" || !Number.isInteger(mtu))
+    return `must be an integer, got ${JSON.stringify(mtu)}`;
   if (mtu < MTU_RANGE.min || mtu > MTU_RANGE.max) {
     return `must be from ${MTU_RANGE.min} to ${MTU_RANGE.max}, got ${mtu}`;
   }
@@ -196,7 +207,7 @@ export function checkAddresses(
 ): InterfaceAddress[] | undefined {
   if (value === undefined || isUnknown(value)) return value === undefined ? [] : undefined;
   if (!Array.isArray(value)) {
-    checker.fail(field, "must be a list of addresses like [\"10.0.0.1/24\"]");
+    checker.fail(field, 'must be a list of addresses like ["10.0.0.1/24"]');
     return undefined;
   }
   const out: InterfaceAddress[] = [];

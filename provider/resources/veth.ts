@@ -19,7 +19,14 @@ import {
   sameValue,
   transactional,
 } from "./kind";
-import { FRESH_LINK, type LinkSettings, managedView, observeLink, planLinkChanges, runPlan } from "./link";
+import {
+  FRESH_LINK,
+  type LinkSettings,
+  managedView,
+  observeLink,
+  planLinkChanges,
+  runPlan,
+} from "./link";
 import {
   Checker,
   MAX_INTERFACE_NAME_BYTES,
@@ -62,10 +69,17 @@ export type VethOutputs = VethInputs;
 export function planVethAdd(inputs: VethInputs): string[] {
   const { a, b } = inputs;
   return [
-    "ip", "link", "add", a.name,
+    "ip",
+    "link",
+    "add",
+    a.name,
     ...(a.namespace ? ["netns", a.namespace] : []),
     ...(inputs.mtu !== undefined ? ["mtu", String(inputs.mtu)] : []),
-    "type", "veth", "peer", "name", b.name,
+    "type",
+    "veth",
+    "peer",
+    "name",
+    b.name,
     ...(b.namespace ? ["netns", b.namespace] : []),
     ...(inputs.mtu !== undefined ? ["mtu", String(inputs.mtu)] : []),
   ];
@@ -90,7 +104,12 @@ function checkEnd(
   let name = e.name;
   let autoNamed = false;
   if (name === undefined || name === null) {
-    name = autoName(resourceName, previous?.autoNamed ? previous.name : undefined, MAX_INTERFACE_NAME_BYTES, field);
+    name = autoName(
+      resourceName,
+      previous?.autoNamed ? previous.name : undefined,
+      MAX_INTERFACE_NAME_BYTES,
+      field,
+    );
     autoNamed = true;
   } else if (!isUnknown(name)) {
     const problem = interfaceNameProblem(name);
@@ -124,8 +143,17 @@ export const vethKind: Kind<VethInputs, VethOutputs> = {
     checkConnection(c, news.connection);
     const a = checkEnd(c, "a", news.a, olds?.a, news.resourceName);
     const b = checkEnd(c, "b", news.b, olds?.b, news.resourceName);
-    if (a?.name && b?.name && !containsUnknown([a, b]) && a.name === b.name && (a.namespace ?? "") === (b.namespace ?? "")) {
-      c.fail("b.name", `must differ from a.name ("${a.name}") when both ends are in the same namespace`);
+    if (
+      a?.name &&
+      b?.name &&
+      !containsUnknown([a, b]) &&
+      a.name === b.name &&
+      (a.namespace ?? "") === (b.namespace ?? "")
+    ) {
+      c.fail(
+        "b.name",
+        `must differ from a.name ("${a.name}") when both ends are in the same namespace`,
+      );
     }
     if (news.mtu !== undefined && !isUnknown(news.mtu)) {
       const problem = mtuProblem(news.mtu);
@@ -136,19 +164,36 @@ export const vethKind: Kind<VethInputs, VethOutputs> = {
 
   diff(olds, news) {
     const identity = (v: VethInputs) => ({
-      aName: v.a?.name, aNs: v.a?.namespace, bName: v.b?.name, bNs: v.b?.namespace, host: v.connection?.host,
+      aName: v.a?.name,
+      aNs: v.a?.namespace,
+      bName: v.b?.name,
+      bNs: v.b?.namespace,
+      host: v.connection?.host,
     });
     const settings = (v: VethInputs) => ({
-      aSettings: endSettings(v.a, undefined), bSettings: endSettings(v.b, undefined), mtu: v.mtu,
+      aSettings: endSettings(v.a, undefined),
+      bSettings: endSettings(v.b, undefined),
+      mtu: v.mtu,
     });
     const result = diffFields(
       { ...identity(olds), ...settings(olds), connection: olds.connection },
       { ...identity(news), ...settings(news), connection: news.connection },
-      { replace: ["aName", "aNs", "bName", "bNs", "host"], update: ["aSettings", "bSettings", "mtu"] },
-      sameValue(olds.a?.name, news.a?.name) || sameValue(olds.b?.name, news.b?.name) || containsUnknown([news.a, news.b]),
+      {
+        replace: ["aName", "aNs", "bName", "bNs", "host"],
+        update: ["aSettings", "bSettings", "mtu"],
+      },
+      sameValue(olds.a?.name, news.a?.name) ||
+        sameValue(olds.b?.name, news.b?.name) ||
+        containsUnknown([news.a, news.b]),
     );
     // Report the public property names, as the user wrote them.
-    const replaces = [...new Set(result.replaces.map((f) => (f.startsWith("a") ? "a" : f.startsWith("b") ? "b" : "connection")))];
+    const replaces = [
+      ...new Set(
+        result.replaces.map((f) =>
+          f.startsWith("a") ? "a" : f.startsWith("b") ? "b" : "connection",
+        ),
+      ),
+    ];
     return { ...result, replaces };
   },
 
@@ -165,12 +210,23 @@ export const vethKind: Kind<VethInputs, VethOutputs> = {
       }
       // Deleting one end deletes the pair.
       undo(() => deleteLink(host, a.namespace, a.name));
-      await runPlan(host, planLinkChanges(a.namespace, a.name, FRESH_LINK, endSettings(a, undefined)));
-      await runPlan(host, planLinkChanges(b.namespace, b.name, FRESH_LINK, endSettings(b, undefined)));
-      for (const [end, label] of [[a, "a"], [b, "b"]] as const) {
+      await runPlan(
+        host,
+        planLinkChanges(a.namespace, a.name, FRESH_LINK, endSettings(a, undefined)),
+      );
+      await runPlan(
+        host,
+        planLinkChanges(b.namespace, b.name, FRESH_LINK, endSettings(b, undefined)),
+      );
+      for (const [end, label] of [
+        [a, "a"],
+        [b, "b"],
+      ] as const) {
         const seen = await observeLink(host, end.namespace, end.name);
         if (seen?.kind !== "veth") {
-          throw new Error(`on ${host.name}: end ${label} "${end.name}" reads back as ${seen ? `a ${seen.kind ?? "plain"} link` : "absent"}`);
+          throw new Error(
+            `on ${host.name}: end ${label} "${end.name}" reads back as ${seen ? `a ${seen.kind ?? "plain"} link` : "absent"}`,
+          );
         }
       }
       return { id: `${linkId(a.namespace, a.name)}~${linkId(b.namespace, b.name)}`, outs: inputs };
@@ -251,7 +307,13 @@ export class VethPair extends pulumi.dynamic.Resource {
     super(
       dynamicProvider("VethPair"),
       name,
-      { connection: connectionInput(args.connection), resourceName: name, a: args.a, b: args.b, mtu: args.mtu },
+      {
+        connection: connectionInput(args.connection),
+        resourceName: name,
+        a: args.a,
+        b: args.b,
+        mtu: args.mtu,
+      },
       withSecretConnection(opts),
       "linuxnet",
       "VethPair",

@@ -88,7 +88,10 @@ export function resolveConnection(
     if (raw[key] !== undefined && typeof raw[key] !== "string") fail(key, "must be a string");
   }
   if (typeof raw.hostKey === "string" && !isHostKeyForm(raw.hostKey)) {
-    fail("hostKey", 'must be a public key line ("ssh-ed25519 AAAA...") or a "SHA256:..." fingerprint');
+    fail(
+      "hostKey",
+      'must be a public key line ("ssh-ed25519 AAAA...") or a "SHA256:..." fingerprint',
+    );
   }
   const sudo = raw.sudo ?? false;
   if (typeof sudo !== "boolean") fail("sudo", "must be true or false");
@@ -133,7 +136,18 @@ function isIpLiteral(host: string): boolean {
 }
 
 function isHostKeyForm(value: string): boolean {
-  return /^SHA256:[A-Za-z0-9+/]{43}=?$/.test(value) || /^[a-z0-9@.-]+ [A-Za-z0-9+/=]+( .*)?$/.test(value);
+  if (/^SHA256:[A-Za-z0-9+/]{43}=?$/.test(value)) return true;
+  const m = /^([a-z0-9@.-]+) ([A-Za-z0-9+/]+={0,2})( .*)?$/.exec(value);
+  if (!m) return false;
+  // The blob starts with its own key type (a length-prefixed string): it must be the one the line names.
+  const blob = Buffer.from(m[2]!, "base64");
+  if (blob.length < 4) return false;
+  const length = blob.readUInt32BE(0);
+  return (
+    length > 0 &&
+    blob.length >= 4 + length &&
+    blob.subarray(4, 4 + length).toString("latin1") === m[1]
+  );
 }
 
 /** `SHA256:...` of a raw public key blob, as `ssh-keygen -l` prints it. */
@@ -158,5 +172,7 @@ export function connectionKey(c: Connection): string {
     .digest("hex")
     .slice(0, 16);
   const via = c.proxy ? ` via ${connectionKey(c.proxy)}` : "";
-  return `${c.user}@${c.host}:${c.port}${c.sudo ? "+sudo" : ""}#${secret}${via}`;
+  // A pinned key is part of the identity: a session opened unchecked must never serve a pinned resource.
+  const pin = c.hostKey ? ` pin ${pinnedFingerprint(c.hostKey)}` : "";
+  return `${c.user}@${c.host}:${c.port}${c.sudo ? "+sudo" : ""}#${secret}${pin}${via}`;
 }

@@ -58,7 +58,13 @@ export function hostFor(connection: Connection): Host {
     async runOk(argv, options) {
       const result = await run(argv, options);
       if (result.exitCode !== 0) {
-        throw new CommandError(connection.host, argv, result.exitCode, result.stdout, result.stderr);
+        throw new CommandError(
+          connection.host,
+          argv,
+          result.exitCode,
+          result.stdout,
+          result.stderr,
+        );
       }
       return result;
     },

@@ -130,7 +130,7 @@ export function frameCommand(commandLine: string, marker: string, stdin?: string
     const eof = `EOF_${marker}`;
     if (stdin.includes(eof)) throw new Error("stdin contains the here-document delimiter");
     input = `<<'${eof}'`;
-    body = `${stdin}${stdin.endsWith("\n") ? "" : "\n"}${eof}\n`;
+    body = stdin === "" ? `${eof}\n` : `${stdin}${stdin.endsWith("\n") ? "" : "\n"}${eof}\n`;
   }
   return (
     `${commandLine} ${input}\n${body}` +
@@ -366,7 +366,9 @@ function dialOnce(connection: Connection, sock?: Duplex): Promise<Client> {
       client.connect(config);
     } catch (e) {
       // ssh2 throws synchronously for a key it cannot parse (or a wrong passphrase).
-      reject(new TransportError("authentication", where, `bad private key: ${(e as Error).message}`));
+      reject(
+        new TransportError("authentication", where, `bad private key: ${(e as Error).message}`),
+      );
     }
   });
 }
@@ -376,7 +378,11 @@ function forward(jump: Client, target: Connection): Promise<Duplex> {
     jump.forwardOut("127.0.0.1", 0, target.host, target.port, (err, stream) => {
       if (err) {
         reject(
-          new TransportError("connect", `${target.host}:${target.port}`, `via jump host: ${err.message}`),
+          new TransportError(
+            "connect",
+            `${target.host}:${target.port}`,
+            `via jump host: ${err.message}`,
+          ),
         );
       } else {
         transportStats.channels++;
@@ -390,6 +396,7 @@ function describeCredentials(c: Connection): string {
   const methods: string[] = [];
   if (c.privateKey) methods.push("publickey");
   if (c.password) methods.push("password");
-  if (c.agentSocket || (!c.privateKey && !c.password && process.env.SSH_AUTH_SOCK)) methods.push("agent");
+  if (c.agentSocket || (!c.privateKey && !c.password && process.env.SSH_AUTH_SOCK))
+    methods.push("agent");
   return methods.join(", ") || "none given";
 }

@@ -1,0 +1,188 @@
+/**
+ * The lab stack (the root Pulumi.yaml) through the whole lifecycle on the real
+ * engine, the step list trusted providers use: preview, up, the host checked
+ * out of band, up and refresh with no changes, an in-place edit, a replacing
+ * edit, drift repaired, destroy back to exactly the host we started from, and
+ * destroy again. The steps share one stack and run in order.
+ */
+
+import type { EngineEvent, OpType } from "@pulumi/pulumi/automation";
+import * as fs from "node:fs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type Lab, type LabHost, startLab } from "../../lab/labhost";
+import { type HostSnapshot, snapshotHost } from "../support/snapshot";
+import { ROOT, TEST_PASSPHRASE, createTestStack, labHostConfig, type TestStack } from "./support";
+
+/** The operation the engine took on each resource (by its name), from the event stream. */
+function operations(events: EngineEvent[]): Record<string, OpType[]> {
+  const ops: Record<string, OpType[]> = {};
+  for (const e of events) {
+    const pre = e.resourcePreEvent?.metadata;
+    if (!pre || pre.type === "pulumi:pulumi:Stack") continue;
+    const name = pre.urn.split("::").pop()!;
+    (ops[name] ??= []).push(pre.op);
+  }
+  return ops;
+}
+
+function changed(ops: Record<string, OpType[]>): Record<string, OpType[]> {
+  return Object.fromEntries(Object.entries(ops).filter(([, o]) => !o.every((x) => x === "same")));
+}
+
+describe("the lab stack on the real engine", () => {
+  let lab: Lab;
+  let h1: LabHost;
+  let upstream: LabHost;
+  let test: TestStack;
+  let before: HostSnapshot;
+
+  const ns = async (name: string, argv: string[]) =>
+    h1.exec(["ip", "netns", "exec", name, ...argv]);
+  const ping = async (from: string, to: string) =>
+    (await ns(from, ["ping", "-c", "1", "-W", "2", to])).exitCode;
+
+  beforeAll(async () => {
+    lab = await startLab({ id: "tlife", hosts: [{ name: "h1" }, { name: "up" }] });
+    h1 = lab.host("h1");
+    upstream = lab.host("up");
+    test = await createTestStack(ROOT, "lifecycle", labHostConfig(h1));
+    before = await snapshotHost(h1);
+  });
+
+  afterAll(async () => {
+    // A failed step must not leave a stack behind on the lab host: tear down regardless.
+    await test?.stack.destroy().catch(() => undefined);
+    await test?.dispose();
+    await lab?.teardown();
+  });
+
+  it("previews eight creations and touches nothing", async () => {
+    const preview = await test.stack.preview();
+    expect(preview.changeSummary).toEqual({ create: 9 }); // eight resources and the stack
+    expect(await snapshotHost(h1)).toEqual(before);
+  });
+
+  it("builds the article's network, which the host shows out of band", async () => {
+    const up = await test.stack.up();
+    expect(up.summary.result).toBe("succeeded");
+    expect(up.summary.resourceChanges).toEqual({ create: 9 });
+
+    const netns = (await h1.exec(["ip", "-json", "netns", "list"])).stdout;
+    expect(
+      JSON.parse(netns)
+        .map((n: { name: string }) => n.name)
+        .sort(),
+    ).toEqual(["ns-blue", "ns-green"]);
+    const br = JSON.parse(
+      (await h1.exec(["ip", "-json", "-d", "addr", "show", "dev", "br0"])).stdout,
+    )[0];
+    expect(br.linkinfo.info_kind).toBe("bridge");
+    expect(br.flags).toContain("UP");
+    expect(br.addr_info.map((a: { local: string }) => a.local)).toContain("10.0.0.254");
+    const port = JSON.parse(
+      (await h1.exec(["ip", "-json", "link", "show", "dev", "veth-blue-br"])).stdout,
+    )[0];
+    expect(port.master).toBe("br0");
+    const route = JSON.parse(
+      (await ns("ns-blue", ["ip", "-json", "route", "show", "default"])).stdout,
+    )[0];
+    expect(route.gateway).toBe("10.0.0.254");
+    expect((await h1.exec(["iptables", "-t", "nat", "-S", "POSTROUTING"])).stdout).toMatch(
+      /-A POSTROUTING -s 10\.0\.0\.0\/24 -o eth0 -m comment --comment "?linuxnet:nat-[0-9a-f]{8}:fwd0"? -j MASQUERADE/,
+    );
+    expect((await h1.exec(["cat", "/proc/sys/net/ipv4/ip_forward"])).stdout.trim()).toBe("1");
+
+    expect(await ping("ns-blue", "10.0.0.2")).toBe(0); // blue -> green over the bridge
+    expect(await ping("ns-blue", upstream.address)).toBe(0); // blue -> upstream through NAT
+  });
+
+  it("changes nothing on a second up", async () => {
+    await test.stack.preview({ expectNoChanges: true });
+    const up = await test.stack.up();
+    expect(up.summary.resourceChanges).toEqual({ same: 9 });
+  });
+
+  it("changes nothing on refresh", async () => {
+    const refresh = await test.stack.refresh();
+    expect(refresh.summary.resourceChanges).toEqual({ same: 9 });
+    await test.stack.preview({ expectNoChanges: true });
+  });
+
+  it("adds a bridge address in place", async () => {
+    await test.stack.setConfig("bridgeExtraAddresses[0]", { value: "10.9.0.1/24" }, true);
+    const events: EngineEvent[] = [];
+    const up = await test.stack.up({ onEvent: (e) => events.push(e) });
+    expect(changed(operations(events))).toEqual({ br0: ["update"] });
+    expect(up.summary.resourceChanges).toEqual({ update: 1, same: 8 });
+    const addrs = (await h1.exec(["ip", "-json", "addr", "show", "dev", "br0"])).stdout;
+    expect(addrs).toContain('"local":"10.9.0.1"');
+    expect(await ping("ns-blue", "10.0.0.2")).toBe(0);
+  });
+
+  it("renames a namespace by replacing it and what lives in it", async () => {
+    await test.stack.setConfig("blueNamespace", { value: "ns-azure" });
+    const events: EngineEvent[] = [];
+    await test.stack.up({ onEvent: (e) => events.push(e) });
+    const ops = changed(operations(events));
+    // A new name: the namespace is created before the old one goes. The veth and the route keep
+    // their names in the new namespace, so they go first (delete-before-replace).
+    expect(ops["ns-blue"]).toEqual(["create-replacement", "replace", "delete-replaced"]);
+    expect(ops["veth-blue"]).toEqual(["delete-replaced", "create-replacement", "replace"]);
+    expect(ops["blue-default"]).toEqual(["delete-replaced", "create-replacement", "replace"]);
+    expect(Object.keys(ops).sort()).toEqual(["blue-default", "ns-blue", "veth-blue"]);
+
+    const netns = JSON.parse((await h1.exec(["ip", "-json", "netns", "list"])).stdout);
+    expect(netns.map((n: { name: string }) => n.name).sort()).toEqual(["ns-azure", "ns-green"]);
+    expect(await ping("ns-azure", "10.0.0.2")).toBe(0);
+    expect(await ping("ns-azure", upstream.address)).toBe(0);
+  });
+
+  it("shows drift on refresh and repairs it on up", async () => {
+    await h1.exec(["ip", "link", "del", "br0"]);
+    await h1.exec(["iptables", "-w", "-t", "nat", "-F", "POSTROUTING"]);
+    await h1.exec(["ip", "netns", "del", "ns-green"]);
+    expect(await ping("ns-azure", "10.0.0.2")).not.toBe(0);
+
+    const events: EngineEvent[] = [];
+    await test.stack.refresh({ onEvent: (e) => events.push(e) });
+    const refreshed = changed(operations(events));
+    // Gone objects leave state; the surviving veth shows its lost bridge port as an update.
+    for (const gone of ["br0", "egress", "ns-green", "veth-green", "green-default"]) {
+      expect(refreshed[gone], gone).toContain("delete");
+    }
+    expect(refreshed["veth-blue"]).toContain("update");
+
+    const up = await test.stack.up();
+    expect(up.summary.result).toBe("succeeded");
+    expect(up.summary.resourceChanges?.create).toBe(5);
+    await test.stack.preview({ expectNoChanges: true });
+    expect(await ping("ns-azure", "10.0.0.2")).toBe(0);
+    expect(await ping("ns-azure", upstream.address)).toBe(0);
+  });
+
+  it("keeps keys out of state, the stack export and error messages", async () => {
+    const key = h1.privateKey.trim();
+    // The key's body lines, any one of which would leak it.
+    const keyLines = key.split("\n").filter((l) => !l.startsWith("-----"));
+    // The CLI as a user runs it: the Automation API's exportStack shows secrets on purpose.
+    const exported = test.cli(["stack", "export"]);
+    const state = fs.readFileSync(test.stateFile(), "utf8");
+    for (const text of [exported, state]) {
+      expect(text).toContain("ns-azure"); // the right document, not an empty one
+      for (const line of keyLines) expect(text).not.toContain(line);
+      expect(text).not.toContain(TEST_PASSPHRASE);
+    }
+    expect(exported).toContain("4dabf18193072939515e22adb298388d"); // secrets are there, encrypted
+  });
+
+  it("destroys everything and leaves the host exactly as before, twice", async () => {
+    const destroy = await test.stack.destroy();
+    expect(destroy.summary.result).toBe("succeeded");
+    expect(destroy.summary.resourceChanges).toEqual({ delete: 9 });
+    expect(await snapshotHost(h1)).toEqual(before);
+
+    const again = await test.stack.destroy();
+    expect(again.summary.result).toBe("succeeded");
+    expect(again.summary.resourceChanges ?? {}).toEqual({});
+  });
+});

@@ -1,0 +1,274 @@
+import { describe, expect, it } from "vitest";
+import {
+  type NatInputs,
+  type NatOutputs,
+  natKind,
+  natRuleSpec,
+  planNatAppend,
+  recordedForwarding,
+} from "../../../provider/resources/nat";
+import { type TaggedRule, parseTaggedRules } from "../../../provider/host/iptables";
+import { CONNECTION, PROVIDER_KEY, UNKNOWN, labelled } from "../support";
+
+function inputs(over: Record<string, unknown> = {}): NatInputs {
+  return {
+    connection: { ...CONNECTION },
+    resourceName: "egress",
+    source: "10.0.0.0/24",
+    outInterface: "eth0",
+    ...over,
+  } as NatInputs;
+}
+
+describe("natKind.check", () => {
+  it("turns forwarding on unless told otherwise", () => {
+    const { inputs: out, failures } = natKind.check(undefined, inputs());
+    expect(failures).toEqual([]);
+    expect(out).toMatchObject({ source: "10.0.0.0/24", outInterface: "eth0", forwarding: true });
+  });
+
+  it("keeps forwarding false when it is given", () => {
+    expect(natKind.check(undefined, inputs({ forwarding: false })).inputs.forwarding).toBe(false);
+  });
+
+  it.each(
+    labelled([
+      { label: "a zero-padded prefix", source: "10.0.0.0/024", normal: "10.0.0.0/24" },
+      { label: "the whole IPv4 space", source: "0.0.0.0/0", normal: "0.0.0.0/0" },
+      { label: "a single host", source: "10.0.0.7/32", normal: "10.0.0.7/32" },
+    ]),
+  )("normalises %s", (_label, { source, normal }) => {
+    const { inputs: out, failures } = natKind.check(undefined, inputs({ source }));
+    expect(failures).toEqual([]);
+    expect(out.source).toBe(normal);
+  });
+
+  it("accepts a rule for any outgoing interface", () => {
+    expect(natKind.check(undefined, inputs({ outInterface: undefined })).failures).toEqual([]);
+  });
+
+  it.each(
+    labelled([
+      { label: "no source", over: { source: undefined }, property: "source" },
+      { label: "an IPv6 source", over: { source: "fd00::/64" }, property: "source" },
+      { label: "a source with host bits", over: { source: "10.0.0.1/24" }, property: "source" },
+      { label: "forwarding as a string", over: { forwarding: "true" }, property: "forwarding" },
+    ]),
+  )("refuses %s", (_label, { over, property }) => {
+    const { failures } = natKind.check(undefined, inputs(over));
+    expect(failures.map((f) => f.property)).toEqual([property]);
+    expect(failures[0]!.reason).not.toBe("");
+  });
+
+  it.each(
+    labelled([
+      { label: "the source", over: { source: UNKNOWN } },
+      { label: "the outgoing interface", over: { outInterface: UNKNOWN } },
+      { label: "the namespace", over: { namespace: UNKNOWN } },
+      { label: "forwarding", over: { forwarding: UNKNOWN } },
+      { label: "the connection's host", over: { connection: { ...CONNECTION, host: UNKNOWN } } },
+    ]),
+  )("lets an unknown value through in %s", (_label, { over }) => {
+    expect(natKind.check(undefined, inputs(over)).failures).toEqual([]);
+  });
+});
+
+describe("natKind.diff", () => {
+  const olds: NatOutputs = {
+    ...inputs(),
+    forwarding: true,
+    tag: "linuxnet:nat-1a2b3c4d:fwd0",
+    forwardingBefore: 0,
+  };
+  const news = (over: Record<string, unknown>) =>
+    ({ ...inputs(), forwarding: true, ...over }) as NatInputs;
+  const replace = (field: string) => ({
+    changes: true,
+    replaces: [field],
+    deleteBeforeReplace: false,
+  });
+
+  it.each(
+    labelled([
+      {
+        label: "nothing for the same inputs",
+        over: {},
+        diff: { changes: false, replaces: [], deleteBeforeReplace: false },
+      },
+      {
+        label: "nothing when only the serialized provider differs",
+        over: { [PROVIDER_KEY]: "v2" },
+        diff: { changes: false, replaces: [], deleteBeforeReplace: false },
+      },
+      {
+        label: "an update of state alone for a rotated key",
+        over: { connection: { ...CONNECTION, privateKey: "k2" } },
+        diff: { changes: true, replaces: [], deleteBeforeReplace: false },
+      },
+      {
+        label: "a replacement, new first, for a new source",
+        over: { source: "10.0.1.0/24" },
+        diff: replace("source"),
+      },
+      {
+        label: "a replacement, new first, for a new interface",
+        over: { outInterface: "eth1" },
+        diff: replace("outInterface"),
+      },
+      {
+        label: "a replacement, new first, for a new namespace",
+        over: { namespace: "r1" },
+        diff: replace("namespace"),
+      },
+      {
+        label: "a replacement, new first, for forwarding",
+        over: { forwarding: false },
+        diff: replace("forwarding"),
+      },
+      {
+        label: "a replacement, new first, for another host",
+        over: { connection: { ...CONNECTION, host: "10.1.0.9" } },
+        diff: replace("connection"),
+      },
+    ]),
+  )("gives %s", (_label, { over, diff }) => {
+    expect(natKind.diff(olds, news(over))).toEqual(diff);
+  });
+});
+
+describe("planNatAppend", () => {
+  const tag = "linuxnet:nat-1a2b3c4d:fwd0";
+  it.each(
+    labelled([
+      {
+        label: "on the host, out of one interface",
+        n: inputs(),
+        argv: [
+          "iptables",
+          "-w",
+          "-t",
+          "nat",
+          "-A",
+          "POSTROUTING",
+          "-s",
+          "10.0.0.0/24",
+          "-o",
+          "eth0",
+          "-m",
+          "comment",
+          "--comment",
+          tag,
+          "-j",
+          "MASQUERADE",
+        ],
+      },
+      {
+        label: "on the host, out of any interface",
+        n: inputs({ outInterface: undefined }),
+        argv: [
+          "iptables",
+          "-w",
+          "-t",
+          "nat",
+          "-A",
+          "POSTROUTING",
+          "-s",
+          "10.0.0.0/24",
+          "-m",
+          "comment",
+          "--comment",
+          tag,
+          "-j",
+          "MASQUERADE",
+        ],
+      },
+      {
+        label: "in a router namespace",
+        n: inputs({ namespace: "r1" }),
+        argv: [
+          "ip",
+          "netns",
+          "exec",
+          "r1",
+          "iptables",
+          "-w",
+          "-t",
+          "nat",
+          "-A",
+          "POSTROUTING",
+          "-s",
+          "10.0.0.0/24",
+          "-o",
+          "eth0",
+          "-m",
+          "comment",
+          "--comment",
+          tag,
+          "-j",
+          "MASQUERADE",
+        ],
+      },
+    ]),
+  )("appends a tagged MASQUERADE rule %s", (_label, { n, argv }) => {
+    expect(planNatAppend(n, tag)).toEqual(argv);
+  });
+
+  it("writes the rule in the order iptables -S prints it back", () => {
+    const printed = `-A POSTROUTING -s 10.0.0.0/24 -o eth0 -m comment --comment "${tag}" -j MASQUERADE`;
+    expect(parseTaggedRules(printed)[0]!.spec).toEqual(natRuleSpec(inputs(), tag));
+  });
+});
+
+describe("recordedForwarding", () => {
+  const rule = (tag: string): TaggedRule => ({ chain: "POSTROUTING", spec: [], tag });
+
+  it.each(
+    labelled([
+      { label: "nothing when there are no rules", rules: [], except: undefined, value: undefined },
+      {
+        label: "nothing when no rule recorded forwarding",
+        rules: [rule("linuxnet:nat-1")],
+        except: undefined,
+        value: undefined,
+      },
+      {
+        label: "0 from a rule that found forwarding off",
+        rules: [rule("linuxnet:nat-1:fwd0")],
+        except: undefined,
+        value: 0,
+      },
+      {
+        label: "1 from a rule that found forwarding on",
+        rules: [rule("linuxnet:nat-1:fwd1")],
+        except: undefined,
+        value: 1,
+      },
+      {
+        label: "the first record among several",
+        rules: [rule("linuxnet:nat-1"), rule("linuxnet:nat-2:fwd1"), rule("linuxnet:nat-3:fwd0")],
+        except: undefined,
+        value: 1,
+      },
+      {
+        label: "nothing when the only record is the excepted rule's",
+        rules: [rule("linuxnet:nat-1:fwd0")],
+        except: "linuxnet:nat-1",
+        value: undefined,
+      },
+      {
+        label: "another rule's record past the excepted one",
+        rules: [rule("linuxnet:nat-1:fwd1"), rule("linuxnet:nat-10:fwd0")],
+        except: "linuxnet:nat-1",
+        value: 0,
+      },
+      {
+        label: "nothing from a tag that merely contains fwd",
+        rules: [rule("linuxnet:nat-1:fwd2")],
+        except: undefined,
+        value: undefined,
+      },
+    ]),
+  )("reads %s", (_label, { rules, except, value }) => {
+    expect(recordedForwarding(rules, except)).toBe(value);
+  });
+});

@@ -1,0 +1,74 @@
+import { describe, expect, it } from "vitest";
+import { type KindName, handler, kinds } from "../../provider/runtime";
+import { transportStats } from "../../provider/transport";
+import { CONNECTION, PROVIDER_KEY, UNKNOWN, labelled } from "./support";
+
+// Only check and diff are called here: both are pure, so nothing in this file reaches a host.
+
+const valid: Record<KindName, Record<string, unknown>> = {
+  Namespace: { name: "ns-blue" },
+  Bridge: { name: "br0", addresses: ["10.0.0.254/24"] },
+  VethPair: { a: { name: "va", namespace: "ns-blue" }, b: { name: "vb", bridge: "br0" } },
+  Route: { namespace: "ns-blue", destination: "default", via: "10.0.0.254" },
+  NatRule: { source: "10.0.0.0/24", outInterface: "eth0" },
+};
+const names = Object.keys(kinds) as KindName[];
+
+describe("handler", () => {
+  it("serves every kind of the public API", () => {
+    expect(names).toEqual(["Namespace", "Bridge", "VethPair", "Route", "NatRule"]);
+  });
+
+  it("refuses a kind it does not have, saying the package may be older than the stack", () => {
+    expect(() => handler("Tunnel" as KindName)).toThrow(/no resource kind "Tunnel"/);
+  });
+
+  it.each(labelled(names.map((kind) => ({ label: kind, kind }))))(
+    "checks good %s inputs with no failures, keeping the engine's provider key",
+    async (_label, { kind }) => {
+      const news = {
+        connection: { ...CONNECTION },
+        resourceName: "r",
+        ...valid[kind],
+        [PROVIDER_KEY]: "p",
+      };
+      const result = await handler(kind).check!({}, news);
+      expect(result.failures).toEqual([]);
+      expect(result.inputs?.[PROVIDER_KEY]).toBe("p");
+    },
+  );
+
+  it.each(labelled(names.map((kind) => ({ label: kind, kind }))))(
+    "lets a %s through whose host is not known yet",
+    async (_label, { kind }) => {
+      const news = {
+        connection: { ...CONNECTION, host: UNKNOWN },
+        resourceName: "r",
+        ...valid[kind],
+      };
+      expect((await handler(kind).check!({}, news)).failures).toEqual([]);
+    },
+  );
+
+  it.each(labelled(names.map((kind) => ({ label: kind, kind }))))(
+    "sees no change in a %s when only the serialized provider differs",
+    async (_label, { kind }) => {
+      const checked = (
+        await handler(kind).check!(
+          {},
+          { connection: { ...CONNECTION }, resourceName: "r", ...valid[kind] },
+        )
+      ).inputs!;
+      const diff = await handler(kind).diff!(
+        "id",
+        { ...checked, [PROVIDER_KEY]: "old build" },
+        { ...checked, [PROVIDER_KEY]: "new build" },
+      );
+      expect(diff.changes).toBe(false);
+    },
+  );
+
+  it("opened no SSH connection, channel or command", () => {
+    expect(transportStats).toEqual({ connections: 0, channels: 0, commands: 0 });
+  });
+});

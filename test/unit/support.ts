@@ -1,0 +1,23 @@
+/**
+ * Shared inputs for the unit tier: a valid connection, and the engine's
+ * placeholder for a value not known yet.
+ */
+
+export { UNKNOWN } from "../../provider/resources/validate";
+
+/** A connection that passes every check: the rows of a table vary one field at a time. */
+export const CONNECTION: Readonly<Record<string, unknown>> = Object.freeze({
+  host: "10.1.0.2",
+  privateKey: "k",
+});
+
+/** The serialized dynamic provider the engine keeps in state (its text changes with each build). */
+export const PROVIDER_KEY = "__provider";
+
+/**
+ * Rows for `it.each` whose label prints as `%s`: vitest quotes and truncates
+ * `$label` in test names, which spoils the sentence.
+ */
+export function labelled<T extends { readonly label: string }>(rows: readonly T[]): [string, T][] {
+  return rows.map((row) => [row.label, row]);
+}
