@@ -101,14 +101,3 @@ export async function deleteTaggedRules(
     }
   }
 }
-
-/** Reads `net.ipv4.ip_forward` in a namespace. Equivalent to: `[ip netns exec NS] cat /proc/sys/net/ipv4/ip_forward` */
-export async function readIpForward(host: Host, namespace: string | undefined): Promise<0 | 1> {
-  const r = await host.runOk(inNamespace(namespace, ["cat", "/proc/sys/net/ipv4/ip_forward"]));
-  return r.stdout.trim() === "1" ? 1 : 0;
-}
-
-/** Equivalent to: `[ip netns exec NS] sysctl -qw net.ipv4.ip_forward=V` */
-export function setIpForwardArgv(namespace: string | undefined, value: 0 | 1): string[] {
-  return inNamespace(namespace, ["sysctl", "-qw", `net.ipv4.ip_forward=${value}`]);
-}

@@ -25,6 +25,8 @@ import {
   FRESH_LINK,
   type LinkSettings,
   managedView,
+  planArpNotify,
+  stableMac,
   observeLink,
   planLinkChanges,
   runPlan,
@@ -67,9 +69,23 @@ export function bridgeRuleTag(name: string): string {
   return `linuxnet:bridge:${name}`;
 }
 
-/** Equivalent to: `ip [-n NS] link add NAME type bridge` */
+/**
+ * Equivalent to: `ip [-n NS] link add name NAME address MAC type bridge` (MAC: {@link stableMac}). The `name`
+ * keyword matters: without it, a bridge called `up` or `br` reads as an option.
+ */
 export function planBridgeAdd(inputs: BridgeInputs): string[] {
-  return ipArgv(inputs.namespace, "link", "add", inputs.name, "type", "bridge");
+  const mac = stableMac(inputs.connection?.host, inputs.namespace, inputs.name);
+  return ipArgv(
+    inputs.namespace,
+    "link",
+    "add",
+    "name",
+    inputs.name,
+    "address",
+    mac,
+    "type",
+    "bridge",
+  );
 }
 
 /** Equivalent to: `[ip netns exec NS] iptables -w -t filter -I FORWARD 1 -i BR -o BR -m comment --comment TAG -j ACCEPT` */
@@ -171,6 +187,7 @@ export const bridgeKind: Kind<BridgeInputs, BridgeOutputs> = {
         throw new CommandError(host.name, add, r.exitCode, r.stdout, why);
       }
       undo(() => host.run(ipArgv(inputs.namespace, "link", "del", "dev", inputs.name)));
+      await host.runOk(planArpNotify(inputs.namespace, inputs.name));
       await runPlan(
         host,
         planLinkChanges(inputs.namespace, inputs.name, FRESH_LINK, settings(inputs)),

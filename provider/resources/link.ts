@@ -4,8 +4,9 @@
  * settings to another.
  */
 
+import { createHash } from "node:crypto";
 import type { Host } from "../transport";
-import { ipArgv, isUp, planAddressChanges, readAddresses, readLink } from "../host/ip";
+import { inNamespace, ipArgv, isUp, planAddressChanges, readAddresses, readLink } from "../host/ip";
 
 /** The settings of one link that a resource manages. */
 export interface LinkSettings {
@@ -70,6 +71,43 @@ export function planLinkChanges(
   return steps;
 }
 
+/**
+ * The addresses found, in the order the user wrote them, then any others.
+ * The kernel lists IPv4 before IPv6 and primaries before secondaries, and
+ * that order means nothing: only a different set is drift.
+ */
+export function inOrderOf(found: readonly string[], wanted: readonly string[]): string[] {
+  return [...wanted.filter((a) => found.includes(a)), ...found.filter((a) => !wanted.includes(a))];
+}
+
+/**
+ * Makes a link we create announce its IPv4 addresses (gratuitous ARP) when it
+ * comes up and when its MAC changes. A link recreated after drift has a new
+ * MAC; without the announcement, neighbours keep sending to the old one until
+ * their ARP entries age out, which takes up to a minute.
+ * Equivalent to: `[ip netns exec NS] sysctl -qw net/ipv4/conf/NAME/arp_notify=1`
+ */
+export function planArpNotify(namespace: string | undefined, name: string): string[] {
+  // The slash form, because an interface name may contain dots (eth0.100).
+  return inNamespace(namespace, ["sysctl", "-qw", `net/ipv4/conf/${name}/arp_notify=1`]);
+}
+
+/**
+ * A MAC address for a link we create, derived from where it lives and its
+ * name (locally administered, unicast), as systemd's "persistent" policy
+ * does. A link recreated after drift gets its old MAC back, so neighbours'
+ * ARP entries stay right and traffic resumes at once; and a bridge keeps one
+ * MAC however its ports come and go, instead of taking the lowest port's.
+ */
+export function stableMac(host: unknown, namespace: string | undefined, name: string): string {
+  const bytes = createHash("sha256")
+    .update(`linuxnet|${String(host ?? "")}|${namespace ?? ""}|${name}`)
+    .digest()
+    .subarray(0, 6);
+  bytes[0] = (bytes[0]! & 0xfe) | 0x02;
+  return [...bytes].map((b) => b.toString(16).padStart(2, "0")).join(":");
+}
+
 /** The settings of a link the moment after `ip link add`: down, no address, no port. */
 export const FRESH_LINK: LinkSettings = { addresses: [], up: false };
 
@@ -84,7 +122,7 @@ export async function runPlan(host: Host, plan: readonly string[][]): Promise<vo
  */
 export function managedView(observed: ObservedLink, wanted: LinkSettings): LinkSettings {
   return {
-    addresses: observed.addresses,
+    addresses: inOrderOf(observed.addresses, wanted.addresses),
     up: observed.up,
     mtu: wanted.mtu === undefined ? undefined : observed.mtu,
     bridge: observed.bridge,

@@ -2,12 +2,12 @@
  * NatRule: masquerade traffic from a source network as it leaves a host (or
  * a router namespace), and turn on IPv4 forwarding there while it is needed.
  *
- * The rule is tagged `linuxnet:<id>` and found and removed by that tag only.
- * Forwarding is a shared setting, so the value found before the first of our
- * rules turned it on travels in the tag of every rule that needs it
- * (`linuxnet:<id>:fwd0` or `:fwd1`): the last of them to go puts it back,
- * even when rules come and go in any order, and nothing of ours has to be
- * remembered outside the host.
+ * The rule is tagged `linuxnet:<id>` and found and removed by that tag only;
+ * a rule that needs forwarding is tagged `linuxnet:<id>:fwd`. Forwarding is a
+ * shared setting: the first of our rules to turn it on records the value it
+ * found on the host (see host/forwarding.ts), and the last of them to go puts
+ * that value back, whatever order rules come and go in, and even after our
+ * rules were flushed behind our back.
  */
 
 import * as pulumi from "@pulumi/pulumi";
@@ -16,14 +16,20 @@ import { connectionInput, dynamicProvider, withSecretConnection } from "./progra
 import { randomBytes } from "node:crypto";
 import { CommandError } from "../errors";
 import {
+  readForwardingRecord,
+  readIpForward,
+  removeForwardingRecord,
+  setIpForwardArgv,
+  writeForwardingRecord,
+} from "../host/forwarding";
+import {
   type TaggedRule,
   deleteTaggedRules,
   hasTag,
   iptablesArgv,
-  readIpForward,
   readTaggedRules,
-  setIpForwardArgv,
 } from "../host/iptables";
+import { withLock } from "./lock";
 import { type BaseInputs, type Kind, checkConnection, diffFields, transactional } from "./kind";
 import {
   Checker,
@@ -73,17 +79,16 @@ export function planNatAppend(inputs: NatInputs, tag: string): string[] {
   return iptablesArgv(inputs.namespace, "nat", "-A", "POSTROUTING", ...natRuleSpec(inputs, tag));
 }
 
-/** The `ip_forward` value recorded by another of our rules that needs forwarding, if any. */
-export function recordedForwarding(
-  rules: readonly TaggedRule[],
-  exceptTag?: string,
-): 0 | 1 | undefined {
-  for (const rule of rules) {
-    if (exceptTag && hasTag(rule, exceptTag)) continue;
-    const m = /:fwd([01])$/.exec(rule.tag);
-    if (m) return m[1] === "1" ? 1 : 0;
-  }
-  return undefined;
+/** True when another of our rules (not `exceptTag`'s) needs forwarding; `:fwd0`/`:fwd1` are older tags. */
+export function othersNeedForwarding(rules: readonly TaggedRule[], exceptTag: string): boolean {
+  return rules.some(
+    (rule) => !hasTag(rule, exceptTag) && /^linuxnet:nat-[0-9a-f]+:fwd[01]?$/.test(rule.tag),
+  );
+}
+
+/** Creates and deletes that touch one namespace's forwarding take turns. */
+function forwardingLockKey(host: string, namespace: string | undefined): string {
+  return `forwarding ${host} ${namespace ?? "@host"}`;
 }
 
 function baseTag(id: string): string {
@@ -137,34 +142,43 @@ export const natKind: Kind<NatInputs, NatOutputs> = {
 
   async create(host, inputs) {
     const id = `nat-${randomBytes(4).toString("hex")}`;
-    return transactional(async (undo) => {
-      const ns = inputs.namespace;
-      let tag = baseTag(id);
-      let forwardingBefore: 0 | 1 | undefined;
-      if (inputs.forwarding) {
-        const rules = await readTaggedRules(host, ns, "nat", "POSTROUTING");
-        if (!rules) throw new Error(`on ${host.name}: namespace "${ns}" does not exist`);
-        forwardingBefore = recordedForwarding(rules) ?? (await readIpForward(host, ns));
-        tag = `${tag}:fwd${forwardingBefore}`;
-      }
-      const append = planNatAppend(inputs, tag);
-      const r = await host.run(append);
-      if (r.exitCode !== 0)
-        throw new CommandError(host.name, append, r.exitCode, r.stdout, r.stderr);
-      undo(() => deleteTaggedRules(host, ns, "nat", baseTag(id)));
-      if (inputs.forwarding) {
-        const now = await readIpForward(host, ns);
-        if (now !== 1) {
-          await host.runOk(setIpForwardArgv(ns, 1));
-          undo(() => host.run(setIpForwardArgv(ns, now)));
+    return withLock(forwardingLockKey(host.name, inputs.namespace), () =>
+      transactional(async (undo) => {
+        const ns = inputs.namespace;
+        const tag = inputs.forwarding ? `${baseTag(id)}:fwd` : baseTag(id);
+        let forwardingBefore: 0 | 1 | undefined;
+        if (inputs.forwarding) {
+          if (!(await readTaggedRules(host, ns, "nat", "POSTROUTING"))) {
+            // Throws with the command and the kernel's words ("Cannot open network namespace").
+            await host.runOk(iptablesArgv(ns, "nat", "-S", "POSTROUTING"));
+          }
+          const now = await readIpForward(host, ns);
+          const recorded = await readForwardingRecord(host, ns);
+          forwardingBefore = recorded ?? now;
+          if (now !== 1) {
+            if (recorded === undefined) {
+              await writeForwardingRecord(host, ns, now);
+              undo(() => removeForwardingRecord(host, ns));
+            }
+            await host.runOk(setIpForwardArgv(ns, 1));
+            undo(() => host.run(setIpForwardArgv(ns, now)));
+          }
         }
-      }
-      const rules = await readTaggedRules(host, ns, "nat", "POSTROUTING");
-      if (!(rules ?? []).some((x) => hasTag(x, baseTag(id)))) {
-        throw new Error(`on ${host.name}: the NAT rule ${tag} was appended but does not read back`);
-      }
-      return { id, outs: { ...inputs, tag, forwardingBefore } };
-    });
+        const append = planNatAppend(inputs, tag);
+        const r = await host.run(append);
+        if (r.exitCode !== 0) {
+          throw new CommandError(host.name, append, r.exitCode, r.stdout, r.stderr);
+        }
+        undo(() => deleteTaggedRules(host, ns, "nat", baseTag(id)));
+        const rules = await readTaggedRules(host, ns, "nat", "POSTROUTING");
+        if (!(rules ?? []).some((x) => hasTag(x, baseTag(id)))) {
+          throw new Error(
+            `on ${host.name}: the NAT rule ${tag} was appended but does not read back`,
+          );
+        }
+        return { id, outs: { ...inputs, tag, forwardingBefore } };
+      }),
+    );
   },
 
   async read(host, id, props) {
@@ -189,20 +203,26 @@ export const natKind: Kind<NatInputs, NatOutputs> = {
 
   async delete(host, id, props) {
     const ns = props.namespace;
-    const rules = await readTaggedRules(host, ns, "nat", "POSTROUTING");
-    if (!rules) return; // the namespace is gone, and the rule with it
-    await deleteTaggedRules(host, ns, "nat", baseTag(id));
-    if (
-      props.forwarding &&
-      props.forwardingBefore === 0 &&
-      recordedForwarding(rules, baseTag(id)) === undefined
-    ) {
-      // We were the last of our rules here that needed forwarding: put it back as we found it.
-      await host.runOk(setIpForwardArgv(ns, 0));
-    }
+    return withLock(forwardingLockKey(host.name, ns), async () => {
+      if (!(await readTaggedRules(host, ns, "nat", "POSTROUTING"))) {
+        // The namespace is gone, and the rule and its forwarding setting with it.
+        await removeForwardingRecord(host, ns);
+        return;
+      }
+      await deleteTaggedRules(host, ns, "nat", baseTag(id));
+      // Read again after our own rule went: what is left is what still needs forwarding.
+      const left = (await readTaggedRules(host, ns, "nat", "POSTROUTING")) ?? [];
+      if (props.forwarding && !othersNeedForwarding(left, baseTag(id))) {
+        // The last of our rules here that needed forwarding: put back the value found before the first.
+        const recorded = await readForwardingRecord(host, ns);
+        if (recorded !== undefined) {
+          await host.runOk(setIpForwardArgv(ns, recorded));
+          await removeForwardingRecord(host, ns);
+        }
+      }
+    });
   },
 };
-
 /** Arguments of a {@link NatRule}. */
 export interface NatRuleArgs {
   /** The host; the stack's `linuxnet:*` config when omitted. */

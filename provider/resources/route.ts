@@ -70,9 +70,28 @@ export function planRouteReplace(r: RouteInputs): string[] {
   return ipArgv(r.namespace, "route", "replace", ...selector(r), ...nexthop(r));
 }
 
-/** Deletes by identity alone, so a gateway changed behind our back does not keep it alive. Equivalent to: `ip [-n NS] route del DEST [table T] [metric M]` */
-export function planRouteDelete(r: RouteInputs): string[] {
-  return ipArgv(r.namespace, "route", "del", ...selector(r));
+/**
+ * Deletes exactly the route found: its metric always written out and its
+ * next hop as the kernel reports it (which may have changed behind our
+ * back), because `ip route del` with no metric, or metric 0, matches a route
+ * of any metric, someone else's included.
+ * Equivalent to: `ip [-n NS] route del DEST [table T] metric M [via GW] [dev DEV]`
+ */
+export function planRouteDelete(
+  r: RouteInputs,
+  found: { gateway?: string; dev?: string },
+): string[] {
+  return ipArgv(
+    r.namespace,
+    "route",
+    "del",
+    r.destination,
+    ...(r.table && r.table !== "main" ? ["table", r.table] : []),
+    "metric",
+    String(r.metric ?? defaultMetric(r)),
+    ...(found.gateway ? ["via", found.gateway] : []),
+    ...(found.dev ? ["dev", found.dev] : []),
+  );
 }
 
 /** The kernel's metric for a route added without one: 0 for IPv4, 1024 for IPv6. */
@@ -201,7 +220,7 @@ export const routeKind: Kind<RouteInputs, RouteOutputs> = {
           : r.stderr;
         throw new CommandError(host.name, add, r.exitCode, r.stdout, why);
       }
-      undo(() => host.run(planRouteDelete(inputs)));
+      undo(() => host.run(planRouteDelete(inputs, { gateway: inputs.via, dev: inputs.device })));
       if (!(await readRoute(host, inputs))) {
         throw new Error(
           `on ${host.name}: the route to ${inputs.destination} was added but does not read back`,
@@ -228,13 +247,13 @@ export const routeKind: Kind<RouteInputs, RouteOutputs> = {
   },
 
   async delete(host, _id, props) {
-    const argv = planRouteDelete(props);
+    // Gone already (or with its namespace or device) is success, and then nothing may be deleted:
+    // another route to the same destination is not ours.
+    const found = await readRoute(host, props);
+    if (!found) return;
+    const argv = planRouteDelete(props, found);
     const r = await host.run(argv);
-    // Gone already (or with its namespace or device) is success.
-    if (
-      r.exitCode !== 0 &&
-      !/No such process|Cannot open network namespace|Cannot find device/.test(r.stderr)
-    ) {
+    if (r.exitCode !== 0 && !/No such process|Cannot find device/.test(r.stderr)) {
       throw new CommandError(host.name, argv, r.exitCode, r.stdout, r.stderr);
     }
   },

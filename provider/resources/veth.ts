@@ -24,6 +24,8 @@ import {
   type LinkSettings,
   managedView,
   observeLink,
+  planArpNotify,
+  stableMac,
   planLinkChanges,
   runPlan,
 } from "./link";
@@ -64,15 +66,20 @@ export type VethOutputs = VethInputs;
 
 /**
  * Creates both ends, each straight into its namespace, so neither ever exists
- * on the host. Equivalent to: `ip link add A [netns NSA] type veth peer name B [netns NSB]`
+ * on the host, each with its {@link stableMac}.
+ * Equivalent to: `ip link add name A address MAC [netns NSA] type veth peer name B address MAC [netns NSB]`
  */
 export function planVethAdd(inputs: VethInputs): string[] {
   const { a, b } = inputs;
+  const host = inputs.connection?.host;
   return [
     "ip",
     "link",
     "add",
+    "name",
     a.name,
+    "address",
+    stableMac(host, a.namespace, a.name),
     ...(a.namespace ? ["netns", a.namespace] : []),
     ...(inputs.mtu !== undefined ? ["mtu", String(inputs.mtu)] : []),
     "type",
@@ -80,6 +87,8 @@ export function planVethAdd(inputs: VethInputs): string[] {
     "peer",
     "name",
     b.name,
+    "address",
+    stableMac(host, b.namespace, b.name),
     ...(b.namespace ? ["netns", b.namespace] : []),
     ...(inputs.mtu !== undefined ? ["mtu", String(inputs.mtu)] : []),
   ];
@@ -210,14 +219,15 @@ export const vethKind: Kind<VethInputs, VethOutputs> = {
       }
       // Deleting one end deletes the pair.
       undo(() => deleteLink(host, a.namespace, a.name));
-      await runPlan(
-        host,
-        planLinkChanges(a.namespace, a.name, FRESH_LINK, endSettings(a, undefined)),
-      );
-      await runPlan(
-        host,
-        planLinkChanges(b.namespace, b.name, FRESH_LINK, endSettings(b, undefined)),
-      );
+      // An end with addresses comes up last: its gratuitous ARP then finds its peer up and on its bridge.
+      const order = a.addresses.length > 0 || b.addresses.length === 0 ? [b, a] : [a, b];
+      for (const end of order) {
+        await host.runOk(planArpNotify(end.namespace, end.name));
+        await runPlan(
+          host,
+          planLinkChanges(end.namespace, end.name, FRESH_LINK, endSettings(end, undefined)),
+        );
+      }
       for (const [end, label] of [
         [a, "a"],
         [b, "b"],

@@ -55,6 +55,30 @@ async function settled(host: LabHost, namespaces: string[]): Promise<void> {
   }
 }
 
+const BUILTIN_CHAIN = /^:(PREROUTING|INPUT|FORWARD|OUTPUT|POSTROUTING) ACCEPT /;
+
+/**
+ * The rule set as `iptables-save` prints it, less what carries no meaning:
+ * comment lines (the time of the dump), counters, and tables that hold
+ * nothing but built-in chains with an ACCEPT policy. With iptables-nft, the
+ * first command on a table creates it, and it stays when its last rule goes;
+ * such an empty table filters nothing, exactly like no table at all.
+ */
+export function ruleSet(save: string): string {
+  const tables = save
+    .split("\n")
+    .filter((l) => l && !l.startsWith("#"))
+    .map((l) => l.replace(/\[\d+:\d+\]/g, "[0:0]"))
+    .join("\n")
+    .split(/(?<=^COMMIT)\n/m);
+  return tables
+    .filter(
+      (t) =>
+        !t.split("\n").every((l) => l.startsWith("*") || l === "COMMIT" || BUILTIN_CHAIN.test(l)),
+    )
+    .join("\n");
+}
+
 /** Takes the snapshot, once the host's addresses have settled. */
 export async function snapshotHost(host: LabHost): Promise<HostSnapshot> {
   const names = JSON.parse((await run(host, ["ip", "-json", "netns", "list"])) || "[]") as {
@@ -70,12 +94,7 @@ export async function snapshotHost(host: LabHost): Promise<HostSnapshot> {
       links: stable(JSON.parse((await ip("link", "show")) || "[]")),
       addresses: stable(JSON.parse((await ip("addr", "show")) || "[]")),
       routes: JSON.parse((await ip("route", "show", "table", "all")) || "[]"),
-      // Comment lines carry the time of the dump; counters change with traffic.
-      iptables: (await run(host, inNs(ns, ["iptables-save"])))
-        .split("\n")
-        .filter((l) => !l.startsWith("#"))
-        .map((l) => l.replace(/\[\d+:\d+\]/g, "[0:0]"))
-        .join("\n"),
+      iptables: ruleSet(await run(host, inNs(ns, ["iptables-save"]))),
       ipForward: (await run(host, inNs(ns, ["cat", "/proc/sys/net/ipv4/ip_forward"]))).trim(),
     };
   }

@@ -5,9 +5,9 @@ import {
   hasTag,
   iptablesArgv,
   parseTaggedRules,
-  setIpForwardArgv,
   splitRuleLine,
 } from "../../../provider/host/iptables";
+import { setIpForwardArgv } from "../../../provider/host/forwarding";
 import { labelled } from "../support";
 
 describe("iptablesArgv", () => {

@@ -1,3 +1,4 @@
+import { stableMac } from "../../../provider/resources/link";
 import { describe, expect, it } from "vitest";
 import {
   type BridgeInputs,
@@ -161,17 +162,30 @@ describe("bridgeKind.diff", () => {
 });
 
 describe("planBridgeAdd", () => {
+  const mac = (namespace?: string) => stableMac(inputs().connection?.host, namespace, "br0");
   it.each(
     labelled([
       {
         label: "on the host",
         namespace: undefined,
-        argv: ["ip", "link", "add", "br0", "type", "bridge"],
+        argv: ["ip", "link", "add", "name", "br0", "address", mac(undefined), "type", "bridge"],
       },
       {
         label: "in a namespace",
         namespace: "r1",
-        argv: ["ip", "-n", "r1", "link", "add", "br0", "type", "bridge"],
+        argv: [
+          "ip",
+          "-n",
+          "r1",
+          "link",
+          "add",
+          "name",
+          "br0",
+          "address",
+          mac("r1"),
+          "type",
+          "bridge",
+        ],
       },
     ]),
   )("adds a bridge %s", (_label, { namespace, argv }) => {

@@ -1,3 +1,4 @@
+import { stableMac } from "../../../provider/resources/link";
 import { describe, expect, it } from "vitest";
 import {
   FRESH_LINK,
@@ -99,5 +100,32 @@ describe("managedView", () => {
       mtu: undefined,
       bridge: "br9",
     });
+  });
+});
+
+describe("stableMac", () => {
+  it("is the same for the same host, namespace and name", () => {
+    expect(stableMac("10.1.0.2", "ns-blue", "veth-blue")).toBe(
+      stableMac("10.1.0.2", "ns-blue", "veth-blue"),
+    );
+  });
+
+  it.each([
+    ["another name", ["10.1.0.2", "ns-blue", "veth-green"]],
+    ["another namespace", ["10.1.0.2", "ns-green", "veth-blue"]],
+    ["the host's own namespace", ["10.1.0.2", undefined, "veth-blue"]],
+    ["another host", ["10.1.0.3", "ns-blue", "veth-blue"]],
+  ] as const)("differs for %s", (_label, [host, ns, name]) => {
+    expect(stableMac(host, ns, name)).not.toBe(stableMac("10.1.0.2", "ns-blue", "veth-blue"));
+  });
+
+  it("is a locally administered unicast address in ip's notation", () => {
+    for (const name of ["br0", "veth-blue", "a", "x".repeat(15)]) {
+      const mac = stableMac("h", "ns", name);
+      expect(mac).toMatch(/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/);
+      const first = parseInt(mac.slice(0, 2), 16);
+      expect(first & 0x01).toBe(0); // unicast
+      expect(first & 0x02).toBe(2); // locally administered
+    }
   });
 });

@@ -5,7 +5,7 @@ import {
   natKind,
   natRuleSpec,
   planNatAppend,
-  recordedForwarding,
+  othersNeedForwarding,
 } from "../../../provider/resources/nat";
 import { type TaggedRule, parseTaggedRules } from "../../../provider/host/iptables";
 import { CONNECTION, PROVIDER_KEY, UNKNOWN, labelled } from "../support";
@@ -219,56 +219,50 @@ describe("planNatAppend", () => {
   });
 });
 
-describe("recordedForwarding", () => {
+describe("othersNeedForwarding", () => {
   const rule = (tag: string): TaggedRule => ({ chain: "POSTROUTING", spec: [], tag });
 
   it.each(
     labelled([
-      { label: "nothing when there are no rules", rules: [], except: undefined, value: undefined },
+      { label: "no when there are no rules", rules: [], needed: false },
       {
-        label: "nothing when no rule recorded forwarding",
-        rules: [rule("linuxnet:nat-1")],
-        except: undefined,
-        value: undefined,
+        label: "no when no other rule needs forwarding",
+        rules: [rule("linuxnet:nat-2")],
+        needed: false,
       },
       {
-        label: "0 from a rule that found forwarding off",
-        rules: [rule("linuxnet:nat-1:fwd0")],
-        except: undefined,
-        value: 0,
+        label: "yes for another rule tagged :fwd",
+        rules: [rule("linuxnet:nat-2:fwd")],
+        needed: true,
       },
       {
-        label: "1 from a rule that found forwarding on",
-        rules: [rule("linuxnet:nat-1:fwd1")],
-        except: undefined,
-        value: 1,
+        label: "yes for another rule with an older :fwd0 tag",
+        rules: [rule("linuxnet:nat-2:fwd0")],
+        needed: true,
       },
       {
-        label: "the first record among several",
-        rules: [rule("linuxnet:nat-1"), rule("linuxnet:nat-2:fwd1"), rule("linuxnet:nat-3:fwd0")],
-        except: undefined,
-        value: 1,
+        label: "yes for another rule with an older :fwd1 tag",
+        rules: [rule("linuxnet:nat-2:fwd1")],
+        needed: true,
       },
       {
-        label: "nothing when the only record is the excepted rule's",
-        rules: [rule("linuxnet:nat-1:fwd0")],
-        except: "linuxnet:nat-1",
-        value: undefined,
+        label: "no when the only such rule is the excepted one",
+        rules: [rule("linuxnet:nat-1:fwd")],
+        needed: false,
       },
       {
-        label: "another rule's record past the excepted one",
-        rules: [rule("linuxnet:nat-1:fwd1"), rule("linuxnet:nat-10:fwd0")],
-        except: "linuxnet:nat-1",
-        value: 0,
+        label: "yes for nat-10 when nat-1 is excepted (a tag prefix is not a match)",
+        rules: [rule("linuxnet:nat-1:fwd"), rule("linuxnet:nat-10:fwd")],
+        needed: true,
       },
       {
-        label: "nothing from a tag that merely contains fwd",
-        rules: [rule("linuxnet:nat-1:fwd2")],
-        except: undefined,
-        value: undefined,
+        label: "no for a tag that merely contains fwd",
+        rules: [rule("linuxnet:nat-2:fwd2")],
+        needed: false,
       },
+      { label: "no for a bridge's rule", rules: [rule("linuxnet:bridge:br0")], needed: false },
     ]),
-  )("reads %s", (_label, { rules, except, value }) => {
-    expect(recordedForwarding(rules, except)).toBe(value);
+  )("answers %s", (_label, { rules, needed }) => {
+    expect(othersNeedForwarding(rules, "linuxnet:nat-1")).toBe(needed);
   });
 });

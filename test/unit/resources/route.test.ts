@@ -260,8 +260,8 @@ describe("route argv builders", () => {
         want: ["ip", "route", "replace", "10.1.0.0/16", "via", "10.0.0.254"],
       },
       {
-        label: "planRouteDelete by identity alone",
-        argv: planRouteDelete(full),
+        label: "planRouteDelete of the route found, its next hop as the kernel reports it",
+        argv: planRouteDelete(full, { gateway: "10.0.0.253", dev: "veth-blue" }),
         want: [
           "ip",
           "-n",
@@ -273,12 +273,16 @@ describe("route argv builders", () => {
           "100",
           "metric",
           "50",
+          "via",
+          "10.0.0.253",
+          "dev",
+          "veth-blue",
         ],
       },
       {
-        label: "planRouteDelete of a default route",
-        argv: planRouteDelete(inputs()),
-        want: ["ip", "-n", "ns-blue", "route", "del", "default"],
+        label: "planRouteDelete of a default route, its metric 0 written out",
+        argv: planRouteDelete(inputs(), {}),
+        want: ["ip", "-n", "ns-blue", "route", "del", "default", "metric", "0"],
       },
     ]),
   )("%s gives the exact argv", (_label, { argv, want }) => {

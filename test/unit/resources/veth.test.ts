@@ -1,3 +1,4 @@
+import { stableMac } from "../../../provider/resources/link";
 import { describe, expect, it } from "vitest";
 import { type VethInputs, planVethAdd, vethKind } from "../../../provider/resources/veth";
 import { CONNECTION, PROVIDER_KEY, UNKNOWN, labelled } from "../support";
@@ -197,7 +198,7 @@ describe("planVethAdd", () => {
       {
         label: "both ends on the host",
         v: { a: end("va"), b: end("vb") },
-        argv: ["ip", "link", "add", "va", "type", "veth", "peer", "name", "vb"],
+        argv: ["ip", "link", "add", "name", "va", "type", "veth", "peer", "name", "vb"],
       },
       {
         label: "each end straight into its namespace",
@@ -206,6 +207,7 @@ describe("planVethAdd", () => {
           "ip",
           "link",
           "add",
+          "name",
           "va",
           "netns",
           "blue",
@@ -221,7 +223,20 @@ describe("planVethAdd", () => {
       {
         label: "one end in a namespace, the other on the host",
         v: { a: end("va", "blue"), b: end("vb") },
-        argv: ["ip", "link", "add", "va", "netns", "blue", "type", "veth", "peer", "name", "vb"],
+        argv: [
+          "ip",
+          "link",
+          "add",
+          "name",
+          "va",
+          "netns",
+          "blue",
+          "type",
+          "veth",
+          "peer",
+          "name",
+          "vb",
+        ],
       },
       {
         label: "the MTU on both ends",
@@ -230,6 +245,7 @@ describe("planVethAdd", () => {
           "ip",
           "link",
           "add",
+          "name",
           "va",
           "mtu",
           "1400",
@@ -249,6 +265,7 @@ describe("planVethAdd", () => {
           "ip",
           "link",
           "add",
+          "name",
           "va",
           "netns",
           "blue",
@@ -267,6 +284,11 @@ describe("planVethAdd", () => {
       },
     ]),
   )("creates %s", (_label, { v, argv }) => {
-    expect(planVethAdd(v as VethInputs)).toEqual(argv);
+    // Each end's name is followed by its stable MAC (tested on its own in link.test.ts).
+    const expected = [...argv];
+    const peer = expected.lastIndexOf("name");
+    expected.splice(peer + 2, 0, "address", stableMac(undefined, v.b.namespace, v.b.name));
+    expected.splice(4 + 1, 0, "address", stableMac(undefined, v.a.namespace, v.a.name));
+    expect(planVethAdd(v as VethInputs)).toEqual(expected);
   });
 });
