@@ -63,6 +63,8 @@ export interface OpenStackOptions {
   config?: ConfigMap;
   /** Start from nothing: drop earlier state and settings of this stack. */
   fresh?: boolean;
+  /** More environment for the CLI and the processes it starts (the provider's). */
+  env?: Record<string, string>;
 }
 
 /** Opens (creating when needed) a stack on its own file backend. */
@@ -84,6 +86,7 @@ export async function openStack(opts: OpenStackOptions): Promise<EngineStack> {
     PULUMI_SKIP_UPDATE_CHECK: "true",
     PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
     PULUMI_HOME: path.join(stateDir, "home"),
+    ...opts.env,
   };
   const pulumiCommand = await PulumiCommand.get({ root: path.dirname(bin) });
   const stack = await LocalWorkspace.createOrSelectStack(

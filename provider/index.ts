@@ -23,3 +23,9 @@ export {
   ValidationError,
   type ValidationFailure,
 } from "./errors";
+export {
+  ConnectivityCheck,
+  type ConnectivityCheckArgs,
+  type CheckEndpoint,
+} from "./resources/connectivity";
+export * as doctor from "./doctor";

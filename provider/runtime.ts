@@ -8,13 +8,16 @@
 import type * as dynamic from "@pulumi/pulumi/dynamic";
 import { ValidationError } from "./errors";
 import { hostFor, type Host } from "./transport";
-import { resolveConnection } from "./transport/connection";
+import { type Connection, connectionKey, resolveConnection } from "./transport/connection";
+import { type HostReader, liveReader, snapshotReader } from "./host/reader";
+import { SnapshotCache, readHostSnapshot } from "./host/snapshot";
 import type { BaseInputs, Kind } from "./resources/kind";
 import { bridgeKind } from "./resources/bridge";
 import { namespaceKind } from "./resources/namespace";
 import { natKind } from "./resources/nat";
 import { routeKind } from "./resources/route";
 import { vethKind } from "./resources/veth";
+import { connectivityKind } from "./resources/connectivity";
 
 /** Every kind, by the type name it has in the stack. */
 export const kinds = {
@@ -23,6 +26,7 @@ export const kinds = {
   VethPair: vethKind,
   Route: routeKind,
   NatRule: natKind,
+  ConnectivityCheck: connectivityKind,
 } as const;
 
 /** A kind's type name: `Namespace`, `Bridge`, `VethPair`, `Route`, `NatRule`. */
@@ -44,10 +48,91 @@ export function plain<T>(value: T): T {
   return JSON.parse(JSON.stringify(value)) as T;
 }
 
-function hostOf(props: BaseInputs): Host {
-  const { connection, failures } = resolveConnection(props.connection ?? {});
+/**
+ * The credentials of the stack's default connection, from its config
+ * (`linuxnet:privateKey`, ...), as the engine hands them to `configure`.
+ * Resources made with the default connection store where to connect but not
+ * these (see `connectionInput` in resources/program.ts).
+ */
+let stackCredentials: Record<string, string | undefined> = {};
+
+/** Keeps the stack config's credentials for connections that refer to them. */
+export function configure(config: { get(key: string): string | undefined }): void {
+  stackCredentials = {
+    privateKey: config.get("linuxnet:privateKey"),
+    privateKeyPassphrase: config.get("linuxnet:privateKeyPassphrase"),
+    password: config.get("linuxnet:password"),
+    agentSocket: config.get("linuxnet:agentSocket"),
+  };
+}
+
+function connectionOf(props: BaseInputs): Connection {
+  let raw: Record<string, unknown> = props.connection ?? {};
+  if (raw.credentials === "stack-config") {
+    raw = {
+      ...raw,
+      ...Object.fromEntries(Object.entries(stackCredentials).filter(([, v]) => v !== undefined)),
+    };
+  }
+  const { connection, failures } = resolveConnection(raw);
   if (!connection) throw new ValidationError(failures);
-  return hostFor(connection);
+  return connection;
+}
+
+/**
+ * How long a host snapshot keeps answering reads after it was taken. The
+ * engine sends a refresh's reads in parallel (up to its parallelism), and
+ * each wave follows the last within milliseconds once the snapshot answers
+ * them, so 2 s covers a whole refresh of hundreds of resources on one host
+ * with one or two snapshots. It is kept that short because a snapshot is a
+ * picture of the past: anything that changes the host outside this process
+ * (a user, another tool, a test) is invisible to reads that still use it.
+ * Our own creates, updates and deletes drop it at once (see {@link mutating}).
+ */
+export const SNAPSHOT_WINDOW_MS = 2_000;
+
+/** The snapshots shared by this provider process's reads, by connection. */
+export const hostSnapshots = new SnapshotCache(SNAPSHOT_WINDOW_MS);
+
+/** The kinds whose `read` only asks a {@link HostReader}'s questions, and so can read from a snapshot. */
+const SNAPSHOT_READS: ReadonlySet<string> = new Set<KindName>([
+  "Namespace",
+  "Bridge",
+  "VethPair",
+  "Route",
+  "NatRule",
+]);
+
+/**
+ * The reader for one resource's `read`: for the kinds that can, one snapshot
+ * of the host shared with the other reads of the same refresh (questions the
+ * snapshot cannot answer, and a snapshot that could not be taken, fall back to
+ * per-object commands); for the others, the host itself.
+ */
+async function readerFor(name: KindName, props: BaseInputs): Promise<HostReader> {
+  const connection = connectionOf(props);
+  const host = hostFor(connection);
+  const live = liveReader(host);
+  if (!SNAPSHOT_READS.has(name)) return live;
+  const snapshot = await hostSnapshots.get(connectionKey(connection), connection.host, () =>
+    readHostSnapshot(host),
+  );
+  return snapshot ? snapshotReader(snapshot, live) : live;
+}
+
+/**
+ * Runs a change to a host with that host's snapshots dropped before it starts
+ * and again after it ends, so that no read after it (`up` after a refresh, a
+ * read-back) is answered from a picture taken before or during it.
+ */
+async function mutating<T>(props: BaseInputs, change: (host: Host) => Promise<T>): Promise<T> {
+  const connection = connectionOf(props);
+  hostSnapshots.forget(connection.host);
+  try {
+    return await change(hostFor(connection));
+  } finally {
+    hostSnapshots.forget(connection.host);
+  }
 }
 
 /** The dynamic provider for one kind, as the engine's dynamic-provider process calls it. */
@@ -58,6 +143,9 @@ export function handler(name: KindName): dynamic.ResourceProvider {
       `pulumi-linuxnet has no resource kind "${name}": is the package older than the stack?`,
     );
   return {
+    async configure(req) {
+      configure(req.config);
+    },
     async check(olds, news) {
       const { inputs, failures } = kind.check(olds, news);
       return { inputs, failures };
@@ -66,25 +154,24 @@ export function handler(name: KindName): dynamic.ResourceProvider {
       return kind.diff(olds, news);
     },
     async create(inputs) {
-      const { id, outs } = await kind.create(hostOf(inputs), withoutProvider(inputs));
+      const { id, outs } = await mutating(inputs, (host) =>
+        kind.create(host, withoutProvider(inputs)),
+      );
       return { id, outs: plain(outs) };
     },
     async read(id, props) {
-      const outs = await kind.read(hostOf(props), id, withoutProvider(props));
+      const outs = await kind.read(await readerFor(name, props), id, withoutProvider(props));
       // No id: the object is gone, and the engine drops it from state so `up` recreates it.
       return outs ? { id, props: plain(outs) } : {};
     },
     async update(id, olds, news) {
-      const outs = await kind.update(
-        hostOf(news),
-        id,
-        withoutProvider(olds),
-        withoutProvider(news),
+      const outs = await mutating(news, (host) =>
+        kind.update(host, id, withoutProvider(olds), withoutProvider(news)),
       );
       return { outs: plain(outs) };
     },
     async delete(id, props) {
-      await kind.delete(hostOf(props), id, withoutProvider(props));
+      await mutating(props, (host) => kind.delete(host, id, withoutProvider(props)));
     },
   };
 }

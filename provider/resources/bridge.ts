@@ -7,11 +7,12 @@
 
 import * as pulumi from "@pulumi/pulumi";
 import type { ConnectionArgs } from "../transport/connection";
-import { connectionInput, dynamicProvider, withSecretConnection } from "./program";
+import { LinuxnetResource, connectionInput } from "./program";
 import { CommandError } from "../errors";
 import type { Host } from "../transport";
 import { ipArgv } from "../host/ip";
-import { deleteTaggedRules, iptablesArgv, readTaggedRules, hasTag } from "../host/iptables";
+import { deleteTaggedRules, iptablesArgv, hasTag } from "../host/iptables";
+import type { HostReader } from "../host/reader";
 import {
   type BaseInputs,
   type Kind,
@@ -19,6 +20,7 @@ import {
   checkConnection,
   containsUnknown,
   diffFields,
+  throwIfStepFailed,
   transactional,
 } from "./kind";
 import {
@@ -173,29 +175,28 @@ export const bridgeKind: Kind<BridgeInputs, BridgeOutputs> = {
 
   async create(host, inputs) {
     return transactional(async (undo) => {
-      const add = planBridgeAdd(inputs);
-      const r = await host.run(add);
-      if (r.exitCode !== 0) {
-        let why = r.stderr;
-        if (/File exists/.test(r.stderr)) {
-          const existing = await observeLink(host, inputs.namespace, inputs.name);
-          why =
-            existing?.kind === "bridge"
-              ? `${r.stderr.trim()}: bridge "${inputs.name}" already exists and is not managed by this stack`
-              : `${r.stderr.trim()}: "${inputs.name}" already exists but is not a bridge (it is a ${existing?.kind ?? "plain"} link)`;
-        }
-        throw new CommandError(host.name, add, r.exitCode, r.stdout, why);
+      // One round trip: add, announce, settings, and the forwarding rule.
+      const steps = [
+        planBridgeAdd(inputs),
+        planArpNotify(inputs.namespace, inputs.name),
+        ...planLinkChanges(inputs.namespace, inputs.name, FRESH_LINK, settings(inputs)),
+        ...(inputs.acceptForwarding ? [planForwardRule(inputs.namespace, inputs.name)] : []),
+      ];
+      const results = await host.runSteps(steps);
+      if (results[0]?.exitCode === 0) {
+        undo(() => host.run(ipArgv(inputs.namespace, "link", "del", "dev", inputs.name)));
       }
-      undo(() => host.run(ipArgv(inputs.namespace, "link", "del", "dev", inputs.name)));
-      await host.runOk(planArpNotify(inputs.namespace, inputs.name));
-      await runPlan(
-        host,
-        planLinkChanges(inputs.namespace, inputs.name, FRESH_LINK, settings(inputs)),
-      );
-      if (inputs.acceptForwarding) {
-        await host.runOk(planForwardRule(inputs.namespace, inputs.name));
+      if (inputs.acceptForwarding && results.length === steps.length) {
+        // The rule is the last step: it ran, and it may have to go again if the read-back fails.
         undo(() => deleteTaggedRules(host, inputs.namespace, "filter", bridgeRuleTag(inputs.name)));
       }
+      await throwIfStepFailed(host, steps, results, async (index, stderr) => {
+        if (index !== 0 || !/File exists/.test(stderr)) return undefined;
+        const existing = await observeLink(host, inputs.namespace, inputs.name);
+        return existing?.kind === "bridge"
+          ? `${stderr.trim()}: bridge "${inputs.name}" already exists and is not managed by this stack`
+          : `${stderr.trim()}: "${inputs.name}" already exists but is not a bridge (it is a ${existing?.kind ?? "plain"} link)`;
+      });
       const seen = await observeLink(host, inputs.namespace, inputs.name);
       if (seen?.kind !== "bridge") {
         throw new Error(
@@ -206,8 +207,8 @@ export const bridgeKind: Kind<BridgeInputs, BridgeOutputs> = {
     });
   },
 
-  async read(host, _id, props) {
-    const seen = await observeLink(host, props.namespace, props.name);
+  async read(reader, _id, props) {
+    const seen = await reader.link(props.namespace, props.name);
     if (!seen || seen.kind !== "bridge") return undefined;
     const view = managedView(seen, settings(props));
     return {
@@ -215,7 +216,7 @@ export const bridgeKind: Kind<BridgeInputs, BridgeOutputs> = {
       addresses: [...view.addresses],
       up: view.up,
       mtu: view.mtu,
-      acceptForwarding: await hasForwardRule(host, props.namespace, props.name),
+      acceptForwarding: await hasForwardRule(reader, props.namespace, props.name),
     };
   },
 
@@ -241,11 +242,11 @@ export function linkId(namespace: string | undefined, name: string): string {
 }
 
 async function hasForwardRule(
-  host: Host,
+  reader: HostReader,
   namespace: string | undefined,
   name: string,
 ): Promise<boolean> {
-  const rules = await readTaggedRules(host, namespace, "filter", "FORWARD");
+  const rules = await reader.taggedRules(namespace, "filter", "FORWARD");
   return (rules ?? []).some((r) => hasTag(r, bridgeRuleTag(name)));
 }
 
@@ -292,7 +293,7 @@ export interface BridgeArgs {
  * A bridge: a virtual switch for the veth ends of many namespaces.
  * Equivalent to: `ip link add NAME type bridge && ip addr add ADDR dev NAME && ip link set NAME up`
  */
-export class Bridge extends pulumi.dynamic.Resource {
+export class Bridge extends LinuxnetResource {
   /** The bridge's name, for the veth ends that join it. */
   declare readonly name: pulumi.Output<string>;
   declare readonly namespace: pulumi.Output<string | undefined>;
@@ -302,7 +303,7 @@ export class Bridge extends pulumi.dynamic.Resource {
   declare readonly acceptForwarding: pulumi.Output<boolean>;
   constructor(name: string, args: BridgeArgs = {}, opts?: pulumi.CustomResourceOptions) {
     super(
-      dynamicProvider("Bridge"),
+      "Bridge",
       name,
       {
         connection: connectionInput(args.connection),
@@ -314,9 +315,7 @@ export class Bridge extends pulumi.dynamic.Resource {
         up: args.up,
         acceptForwarding: args.acceptForwarding,
       },
-      withSecretConnection(opts),
-      "linuxnet",
-      "Bridge",
+      opts,
     );
   }
 }

@@ -6,7 +6,9 @@
 import { randomBytes } from "node:crypto";
 import type { ValidationFailure } from "../errors";
 import { type Connection, resolveConnection } from "../transport/connection";
-import type { Host } from "../transport";
+import type { CommandResult, Host } from "../transport";
+import { CommandError } from "../errors";
+import type { HostReader } from "../host/reader";
 import { Checker, isUnknown } from "./validate";
 
 /** Inputs every kind has, as they reach the provider (plain values, or the unknown placeholder). */
@@ -38,7 +40,10 @@ export interface DiffOutcome {
  * - `create` is transactional: it ensures, reads back and verifies; when a
  *   later step fails it undoes the earlier ones before it throws, so nothing
  *   is left on the host and nothing in state.
- * - `read` reports what the host has; `undefined` means gone.
+ * - `read` reports what the host has; `undefined` means gone. It asks its
+ *   questions through a {@link HostReader}: during a refresh, that reader
+ *   answers every resource on a host from one snapshot of the host (see
+ *   host/snapshot.ts), so a read asks only what a reader offers.
  * - `delete` is idempotent: already gone is success. After a failed delete
  *   the engine assumes the object still exists.
  */
@@ -46,7 +51,7 @@ export interface Kind<I extends BaseInputs, O extends BaseInputs> {
   check(olds: Partial<I> | undefined, news: I): CheckOutcome<I>;
   diff(olds: O, news: I): DiffOutcome;
   create(host: Host, inputs: I): Promise<{ id: string; outs: O }>;
-  read(host: Host, id: string, props: O): Promise<O | undefined>;
+  read(reader: HostReader, id: string, props: O): Promise<O | undefined>;
   update(host: Host, id: string, olds: O, news: I): Promise<O>;
   delete(host: Host, id: string, props: O): Promise<void>;
 }
@@ -153,4 +158,22 @@ export async function transactional<T>(
     }
     throw e;
   }
+}
+
+/**
+ * Throws for the step of a {@link Host.runSteps} run that failed, if one did:
+ * a {@link CommandError} with that step's argv and the kernel's words, which
+ * `explain` may add to (for "File exists": whose object it is).
+ */
+export async function throwIfStepFailed(
+  host: Host,
+  steps: readonly (readonly string[])[],
+  results: readonly CommandResult[],
+  explain?: (index: number, stderr: string) => Promise<string | undefined>,
+): Promise<void> {
+  const index = results.findIndex((r) => r.exitCode !== 0);
+  if (index < 0) return;
+  const r = results[index]!;
+  const why = (await explain?.(index, r.stderr)) ?? r.stderr;
+  throw new CommandError(host.name, steps[index]!, r.exitCode, r.stdout, why);
 }

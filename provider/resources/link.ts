@@ -6,7 +6,17 @@
 
 import { createHash } from "node:crypto";
 import type { Host } from "../transport";
-import { inNamespace, ipArgv, isUp, planAddressChanges, readAddresses, readLink } from "../host/ip";
+import {
+  type AddrState,
+  type LinkState,
+  configuredAddresses,
+  inNamespace,
+  ipArgv,
+  isLinkAbsent,
+  isUp,
+  parseJsonList,
+  planAddressChanges,
+} from "../host/ip";
 
 /** The settings of one link that a resource manages. */
 export interface LinkSettings {
@@ -24,15 +34,26 @@ export interface ObservedLink extends LinkSettings {
   readonly mtu: number;
 }
 
-/** Reads a link's kind and settings, or undefined when it (or its namespace) is gone. */
+/**
+ * Reads a link's kind and settings in one command, or undefined when it (or
+ * its namespace) is gone: `ip -details addr` gives the link's details and
+ * its addresses together.
+ * Equivalent to: `ip [-n NS] -json -details addr show dev NAME`
+ */
 export async function observeLink(
   host: Host,
   namespace: string | undefined,
   name: string,
 ): Promise<ObservedLink | undefined> {
-  const link = await readLink(host, namespace, name);
+  const argv = ipArgv(namespace, "-json", "-details", "addr", "show", "dev", name);
+  const r = await host.run(argv);
+  if (r.exitCode !== 0) {
+    if (isLinkAbsent(r.stderr)) return undefined;
+    await host.runOk(argv); // throws with the kernel's words
+  }
+  const link = parseJsonList<LinkState & { addr_info?: AddrState[] }>(r.stdout)[0];
   if (!link) return undefined;
-  const addresses = (await readAddresses(host, namespace, name)) ?? [];
+  const addresses = configuredAddresses(link.addr_info ?? []);
   return {
     kind: link.linkinfo?.info_kind,
     addresses,

@@ -4,9 +4,8 @@
 
 import * as pulumi from "@pulumi/pulumi";
 import type { ConnectionArgs } from "../transport/connection";
-import { connectionInput, dynamicProvider, withSecretConnection } from "./program";
+import { LinuxnetResource, connectionInput } from "./program";
 import { CommandError } from "../errors";
-import type { Host } from "../transport";
 import { ipArgv, listNamespaces } from "../host/ip";
 import {
   type BaseInputs,
@@ -15,6 +14,7 @@ import {
   checkConnection,
   diffFields,
   containsUnknown,
+  throwIfStepFailed,
 } from "./kind";
 import { Checker, isUnknown, namespaceNameProblem } from "./validate";
 
@@ -87,38 +87,33 @@ export const namespaceKind: Kind<NamespaceInputs, NamespaceOutputs> = {
   },
 
   async create(host, inputs) {
-    const [mkdir, add, ...rest] = planNamespaceCreate(inputs);
-    await host.runOk(mkdir);
-    const r = await host.run(add);
-    if (r.exitCode !== 0) {
-      if (/File exists/.test(r.stderr)) {
-        throw new CommandError(
-          host.name,
-          add,
-          r.exitCode,
-          r.stdout,
-          `${r.stderr.trim()} (namespace "${inputs.name}" already exists and is not managed by this stack; choose another name or delete it first)`,
-        );
-      }
-      throw new CommandError(host.name, add, r.exitCode, r.stdout, r.stderr);
-    }
+    // One round trip: mkdir, add, lo up.
+    const steps = planNamespaceCreate(inputs);
+    const results = await host.runSteps(steps);
+    const added = results.length > 1 && results[1]!.exitCode === 0;
     try {
-      for (const step of rest) await host.runOk(step);
+      await throwIfStepFailed(host, steps, results, async (index, stderr) =>
+        index === 1 && /File exists/.test(stderr)
+          ? `${stderr.trim()} (namespace "${inputs.name}" already exists and is not managed by this stack; choose another name or delete it first)`
+          : undefined,
+      );
       if (!(await listNamespaces(host)).includes(inputs.name)) {
         throw new Error(
           `on ${host.name}: namespace "${inputs.name}" was added but is not listed by "ip netns list"`,
         );
       }
     } catch (e) {
-      await host.run(planNamespaceDelete(inputs.name));
+      if (added) await host.run(planNamespaceDelete(inputs.name));
       throw e;
     }
     return { id: inputs.name, outs: inputs };
   },
 
-  async read(host, _id, props) {
-    if (!(await listNamespaces(host)).includes(props.name)) return undefined;
-    return { ...props, loopbackUp: await loopbackIsUp(host, props.name) };
+  async read(reader, _id, props) {
+    if (!(await reader.namespaces()).includes(props.name)) return undefined;
+    const loopbackUp = await reader.loopbackUp(props.name);
+    // Undefined: the namespace went between the two questions, and gone is gone.
+    return loopbackUp === undefined ? undefined : { ...props, loopbackUp };
   },
 
   async update(host, _id, _olds, news) {
@@ -142,12 +137,6 @@ export const namespaceKind: Kind<NamespaceInputs, NamespaceOutputs> = {
   },
 };
 
-async function loopbackIsUp(host: Host, namespace: string): Promise<boolean> {
-  const r = await host.runOk(ipArgv(namespace, "-json", "link", "show", "dev", "lo"));
-  const [lo] = JSON.parse(r.stdout) as { flags: string[] }[];
-  return lo?.flags.includes("UP") ?? false;
-}
-
 /** Arguments of a {@link Namespace}. */
 export interface NamespaceArgs {
   /** The host; the stack's `linuxnet:*` config when omitted. */
@@ -162,13 +151,13 @@ export interface NamespaceArgs {
  * A network namespace on a host: its own interfaces, routes and iptables.
  * Equivalent to: `ip netns add NAME && ip -n NAME link set lo up`
  */
-export class Namespace extends pulumi.dynamic.Resource {
+export class Namespace extends LinuxnetResource {
   /** The namespace's name, for the objects that live in it. */
   declare readonly name: pulumi.Output<string>;
   declare readonly loopbackUp: pulumi.Output<boolean>;
   constructor(name: string, args: NamespaceArgs = {}, opts?: pulumi.CustomResourceOptions) {
     super(
-      dynamicProvider("Namespace"),
+      "Namespace",
       name,
       {
         connection: connectionInput(args.connection),
@@ -176,9 +165,7 @@ export class Namespace extends pulumi.dynamic.Resource {
         name: args.name,
         loopbackUp: args.loopbackUp,
       },
-      withSecretConnection(opts),
-      "linuxnet",
-      "Namespace",
+      opts,
     );
   }
 }

@@ -12,7 +12,7 @@
 
 import * as pulumi from "@pulumi/pulumi";
 import type { ConnectionArgs } from "../transport/connection";
-import { connectionInput, dynamicProvider, withSecretConnection } from "./program";
+import { LinuxnetResource, connectionInput } from "./program";
 import { randomBytes } from "node:crypto";
 import { CommandError } from "../errors";
 import {
@@ -181,8 +181,8 @@ export const natKind: Kind<NatInputs, NatOutputs> = {
     );
   },
 
-  async read(host, id, props) {
-    const rules = await readTaggedRules(host, props.namespace, "nat", "POSTROUTING");
+  async read(reader, id, props) {
+    const rules = await reader.taggedRules(props.namespace, "nat", "POSTROUTING");
     const ours = (rules ?? []).find((x) => hasTag(x, baseTag(id)));
     if (!ours) return undefined;
     const word = (flag: string) => {
@@ -190,9 +190,7 @@ export const natKind: Kind<NatInputs, NatOutputs> = {
       return i >= 0 ? ours.spec[i + 1] : undefined;
     };
     // Forwarding turned off behind our back is drift: `up` turns it on again.
-    const forwarding = props.forwarding
-      ? (await readIpForward(host, props.namespace)) === 1
-      : false;
+    const forwarding = props.forwarding ? (await reader.ipForward(props.namespace)) === 1 : false;
     return { ...props, source: word("-s") ?? props.source, outInterface: word("-o"), forwarding };
   },
 
@@ -241,7 +239,7 @@ export interface NatRuleArgs {
  * Source NAT for a network leaving a host.
  * Equivalent to: `sysctl -w net.ipv4.ip_forward=1 && iptables -w -t nat -A POSTROUTING -s SRC -o OUT -m comment --comment linuxnet:ID -j MASQUERADE`
  */
-export class NatRule extends pulumi.dynamic.Resource {
+export class NatRule extends LinuxnetResource {
   declare readonly source: pulumi.Output<string>;
   declare readonly outInterface: pulumi.Output<string | undefined>;
   declare readonly forwarding: pulumi.Output<boolean>;
@@ -249,7 +247,7 @@ export class NatRule extends pulumi.dynamic.Resource {
   declare readonly tag: pulumi.Output<string>;
   constructor(name: string, args: NatRuleArgs, opts?: pulumi.CustomResourceOptions) {
     super(
-      dynamicProvider("NatRule"),
+      "NatRule",
       name,
       {
         connection: connectionInput(args.connection),
@@ -261,9 +259,7 @@ export class NatRule extends pulumi.dynamic.Resource {
         tag: undefined,
         forwardingBefore: undefined,
       },
-      withSecretConnection(opts),
-      "linuxnet",
-      "NatRule",
+      opts,
     );
   }
 }

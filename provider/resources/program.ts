@@ -17,6 +17,9 @@ import type { KindName } from "../runtime";
 function runtimeSpecifier(): string {
   const here = path.join(__dirname, "..", "runtime.js");
   const byName = "pulumi-linuxnet/dist/provider/runtime.js";
+  // Only an installed copy (under node_modules) can be found by name from the provider process:
+  // a package's reference to itself by name works from its own files, not from the engine's.
+  if (!here.includes(`${path.sep}node_modules${path.sep}`)) return here;
   try {
     if (require.resolve(byName, { paths: [process.cwd()] }) === here) return byName;
   } catch {
@@ -28,30 +31,50 @@ function runtimeSpecifier(): string {
 const RUNTIME = runtimeSpecifier();
 
 /**
- * The dynamic provider for one kind. The engine serializes it into the state
- * of every resource, so it is kept to a few lines that load the real code from
- * the installed package at run time; only two strings are captured.
+ * The provider that the engine keeps in every resource's state (`__provider`)
+ * and runs in its dynamic-provider process: one line that loads the installed
+ * package and hands over to it. Written by hand rather than by Pulumi's
+ * closure serializer, whose output for the same thing is 2.3 KB stored twice
+ * per resource and costs a function-source analysis per resource at deploy.
+ * The engine takes it as `pulumi.dynamic.Resource` would make it: module text
+ * whose `handler()` returns the provider object (see provider/runtime.ts).
  */
-export function dynamicProvider(kind: KindName): pulumi.dynamic.ResourceProvider {
-  const runtime = RUNTIME;
-  return {
-    check: (olds, news) => require(runtime).handler(kind).check(olds, news),
-    diff: (id, olds, news) => require(runtime).handler(kind).diff(id, olds, news),
-    create: (inputs) => require(runtime).handler(kind).create(inputs),
-    read: (id, props) => require(runtime).handler(kind).read(id, props),
-    update: (id, olds, news) => require(runtime).handler(kind).update(id, olds, news),
-    delete: (id, props) => require(runtime).handler(kind).delete(id, props),
-  };
+export function providerSource(kind: KindName): string {
+  return `exports.handler = () => require(${JSON.stringify(RUNTIME)}).handler(${JSON.stringify(kind)});\n`;
+}
+
+/**
+ * What every resource class of this package is: a Node.js dynamic resource of
+ * type `pulumi-nodejs:dynamic/linuxnet:<Kind>` carrying the one-line provider,
+ * whose stored connection is always a secret output.
+ */
+export abstract class LinuxnetResource extends pulumi.CustomResource {
+  protected constructor(
+    kind: KindName,
+    name: string,
+    props: Record<string, unknown>,
+    opts: pulumi.CustomResourceOptions | undefined,
+  ) {
+    super(
+      `pulumi-nodejs:dynamic/linuxnet:${kind}`,
+      name,
+      { ...props, __provider: providerSource(kind) },
+      withSecretConnection(opts),
+    );
+  }
 }
 
 const CREDENTIALS = ["privateKey", "privateKeyPassphrase", "password"] as const;
 
 /**
  * The connection a resource uses: the one given, or the stack's default from
- * config (`linuxnet:host`, `linuxnet:privateKey`, ...). It is stored with each
- * resource, so delete and refresh reach the host the object was made on even
- * after the config changes (a changed host then replaces the object).
- * Credentials are marked secret whether or not the caller did.
+ * config (`linuxnet:host`, `linuxnet:privateKey`, ...). Where to connect is
+ * stored with each resource, so delete and refresh reach the host the object
+ * was made on even after the config changes (a changed host then replaces the
+ * object). Credentials given here are stored too, always as secrets; those of
+ * the stack's config are not: the provider reads them from the config when it
+ * connects (`credentials: "stack-config"`), so a rotated key needs no update
+ * of every resource and state stays small.
  */
 export function connectionInput(
   given: pulumi.Input<ConnectionArgs> | undefined,
@@ -69,8 +92,8 @@ export function connectionInput(
   return out as unknown as ConnectionArgs;
 }
 
-/** The stack's default connection, from the `linuxnet` config namespace. */
-function connectionFromConfig(): ConnectionArgs {
+/** The stack's default connection, from the `linuxnet` config namespace, less its credentials. */
+function connectionFromConfig(): ConnectionArgs & { credentials: "stack-config" } {
   const config = new pulumi.Config("linuxnet");
   const host = config.get("host");
   if (!host) {
@@ -82,19 +105,16 @@ function connectionFromConfig(): ConnectionArgs {
     host,
     port: config.getNumber("port"),
     user: config.get("user"),
-    privateKey: config.getSecret("privateKey"),
-    privateKeyPassphrase: config.getSecret("privateKeyPassphrase"),
-    password: config.getSecret("password"),
-    agentSocket: config.get("agentSocket"),
     hostKey: config.get("hostKey"),
     sudo: config.getBoolean("sudo"),
     dialTimeoutMs: config.getNumber("dialTimeoutMs"),
     proxy: config.getSecretObject<ConnectionArgs>("proxy"),
+    credentials: "stack-config",
   };
 }
 
 /** Resource options every class adds: the stored connection is always a secret output. */
-export function withSecretConnection(
+function withSecretConnection(
   opts: pulumi.CustomResourceOptions | undefined,
 ): pulumi.CustomResourceOptions {
   return {

@@ -6,11 +6,18 @@
 
 import * as pulumi from "@pulumi/pulumi";
 import type { ConnectionArgs } from "../transport/connection";
-import { connectionInput, dynamicProvider, withSecretConnection } from "./program";
+import { LinuxnetResource, connectionInput } from "./program";
 import { CommandError } from "../errors";
 import type { Host } from "../transport";
 import { ipArgv, parseJsonList } from "../host/ip";
-import { type BaseInputs, type Kind, checkConnection, diffFields, transactional } from "./kind";
+import {
+  type BaseInputs,
+  type Kind,
+  checkConnection,
+  diffFields,
+  throwIfStepFailed,
+  transactional,
+} from "./kind";
 import {
   Checker,
   interfaceNameProblem,
@@ -213,13 +220,12 @@ export const routeKind: Kind<RouteInputs, RouteOutputs> = {
   async create(host, inputs) {
     return transactional(async (undo) => {
       const add = planRouteAdd(inputs);
-      const r = await host.run(add);
-      if (r.exitCode !== 0) {
-        const why = /File exists/.test(r.stderr)
-          ? `${r.stderr.trim()}: a route to ${inputs.destination} with this metric already exists and is not managed by this stack`
-          : r.stderr;
-        throw new CommandError(host.name, add, r.exitCode, r.stdout, why);
-      }
+      const results = await host.runSteps([add]);
+      await throwIfStepFailed(host, [add], results, async (_index, stderr) =>
+        /File exists/.test(stderr)
+          ? `${stderr.trim()}: a route to ${inputs.destination} with this metric already exists and is not managed by this stack`
+          : undefined,
+      );
       undo(() => host.run(planRouteDelete(inputs, { gateway: inputs.via, dev: inputs.device })));
       if (!(await readRoute(host, inputs))) {
         throw new Error(
@@ -231,8 +237,14 @@ export const routeKind: Kind<RouteInputs, RouteOutputs> = {
     });
   },
 
-  async read(host, _id, props) {
-    const seen = await readRoute(host, props);
+  async read(reader, _id, props) {
+    const routes = await reader.routes(
+      props.namespace,
+      props.destination,
+      props.table ?? "main",
+      isIpv6(props),
+    );
+    const seen = routes && findRoute(routes, props);
     if (!seen) return undefined;
     return {
       ...props,
@@ -280,14 +292,14 @@ export interface RouteArgs {
 /**
  * A route. Equivalent to: `ip [-n NS] route add DEST [via GW] [dev DEV] [metric M]`
  */
-export class Route extends pulumi.dynamic.Resource {
+export class Route extends LinuxnetResource {
   declare readonly namespace: pulumi.Output<string | undefined>;
   declare readonly destination: pulumi.Output<string>;
   declare readonly via: pulumi.Output<string | undefined>;
   declare readonly device: pulumi.Output<string | undefined>;
   constructor(name: string, args: RouteArgs, opts?: pulumi.CustomResourceOptions) {
     super(
-      dynamicProvider("Route"),
+      "Route",
       name,
       {
         connection: connectionInput(args.connection),
@@ -299,9 +311,7 @@ export class Route extends pulumi.dynamic.Resource {
         metric: args.metric,
         table: args.table,
       },
-      withSecretConnection(opts),
-      "linuxnet",
-      "Route",
+      opts,
     );
   }
 }

@@ -6,8 +6,7 @@
 
 import * as pulumi from "@pulumi/pulumi";
 import type { ConnectionArgs } from "../transport/connection";
-import { connectionInput, dynamicProvider, withSecretConnection } from "./program";
-import { CommandError } from "../errors";
+import { LinuxnetResource, connectionInput } from "./program";
 import { deleteLink, linkId } from "./bridge";
 import {
   type BaseInputs,
@@ -17,6 +16,7 @@ import {
   containsUnknown,
   diffFields,
   sameValue,
+  throwIfStepFailed,
   transactional,
 } from "./kind";
 import {
@@ -209,25 +209,24 @@ export const vethKind: Kind<VethInputs, VethOutputs> = {
   async create(host, inputs) {
     const { a, b } = inputs;
     return transactional(async (undo) => {
-      const add = planVethAdd(inputs);
-      const r = await host.run(add);
-      if (r.exitCode !== 0) {
-        const why = /File exists/.test(r.stderr)
-          ? `${r.stderr.trim()}: "${a.name}" or "${b.name}" already exists and is not managed by this stack`
-          : r.stderr;
-        throw new CommandError(host.name, add, r.exitCode, r.stdout, why);
-      }
-      // Deleting one end deletes the pair.
-      undo(() => deleteLink(host, a.namespace, a.name));
       // An end with addresses comes up last: its gratuitous ARP then finds its peer up and on its bridge.
       const order = a.addresses.length > 0 || b.addresses.length === 0 ? [b, a] : [a, b];
-      for (const end of order) {
-        await host.runOk(planArpNotify(end.namespace, end.name));
-        await runPlan(
-          host,
-          planLinkChanges(end.namespace, end.name, FRESH_LINK, endSettings(end, undefined)),
-        );
-      }
+      // One round trip: the pair, then each end's announcement and settings.
+      const steps = [
+        planVethAdd(inputs),
+        ...order.flatMap((end) => [
+          planArpNotify(end.namespace, end.name),
+          ...planLinkChanges(end.namespace, end.name, FRESH_LINK, endSettings(end, undefined)),
+        ]),
+      ];
+      const results = await host.runSteps(steps);
+      // Deleting one end deletes the pair.
+      if (results[0]?.exitCode === 0) undo(() => deleteLink(host, a.namespace, a.name));
+      await throwIfStepFailed(host, steps, results, async (index, stderr) =>
+        index === 0 && /File exists/.test(stderr)
+          ? `${stderr.trim()}: "${a.name}" or "${b.name}" already exists and is not managed by this stack`
+          : undefined,
+      );
       for (const [end, label] of [
         [a, "a"],
         [b, "b"],
@@ -243,9 +242,9 @@ export const vethKind: Kind<VethInputs, VethOutputs> = {
     });
   },
 
-  async read(host, _id, props) {
-    const seenA = await observeLink(host, props.a.namespace, props.a.name);
-    const seenB = await observeLink(host, props.b.namespace, props.b.name);
+  async read(reader, _id, props) {
+    const seenA = await reader.link(props.a.namespace, props.a.name);
+    const seenB = await reader.link(props.b.namespace, props.b.name);
     // Either end gone means the cable is gone: the kernel never keeps half a pair.
     if (seenA?.kind !== "veth" || seenB?.kind !== "veth") return undefined;
     const view = (seen: typeof seenA, end: VethEnd): VethEnd => {
@@ -305,7 +304,7 @@ export interface VethPairArgs {
  * A veth pair: a virtual patch cable between two namespaces, or a namespace and a bridge.
  * Equivalent to: `ip link add A netns NSA type veth peer name B netns NSB`, then addresses, ports and up.
  */
-export class VethPair extends pulumi.dynamic.Resource {
+export class VethPair extends LinuxnetResource {
   declare readonly a: pulumi.Output<VethEnd>;
   declare readonly b: pulumi.Output<VethEnd>;
   declare readonly mtu: pulumi.Output<number | undefined>;
@@ -315,7 +314,7 @@ export class VethPair extends pulumi.dynamic.Resource {
   readonly bName: pulumi.Output<string>;
   constructor(name: string, args: VethPairArgs, opts?: pulumi.CustomResourceOptions) {
     super(
-      dynamicProvider("VethPair"),
+      "VethPair",
       name,
       {
         connection: connectionInput(args.connection),
@@ -324,9 +323,7 @@ export class VethPair extends pulumi.dynamic.Resource {
         b: args.b,
         mtu: args.mtu,
       },
-      withSecretConnection(opts),
-      "linuxnet",
-      "VethPair",
+      opts,
     );
     this.aName = this.a.apply((end) => end.name);
     this.bName = this.b.apply((end) => end.name);

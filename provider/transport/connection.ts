@@ -25,8 +25,9 @@ export interface ConnectionArgs {
   agentSocket?: Input<string>;
   /**
    * The host's public key (`ssh-ed25519 AAAA...`) or its fingerprint
-   * (`SHA256:...`). When set, any other key is refused; when unset, any key is
-   * accepted and its fingerprint is reported in the resource's outputs.
+   * (`SHA256:...`). When set, any other key is refused, with both
+   * fingerprints in the error. When unset, any key is accepted (as `ssh -o
+   * StrictHostKeyChecking=no` would): pin it for any host you do not control.
    */
   hostKey?: Input<string>;
   /** One jump host to connect through. */

@@ -5,10 +5,12 @@
  * shares one SSH connection.
  */
 
+import { randomBytes } from "node:crypto";
 import { CommandError } from "../errors";
 import { type Connection, connectionKey } from "./connection";
 import { type CommandResult, HostSession } from "./ssh";
 import { quoteArgv } from "./quote";
+import { dialPerCommand, logCommand, writeStats } from "./instrument";
 
 export type { CommandResult } from "./ssh";
 export { transportStats } from "./ssh";
@@ -44,31 +46,149 @@ export interface Host {
   run(argv: readonly string[], options?: RunOptions): Promise<CommandResult>;
   /** Runs argv and throws a {@link CommandError} on a non-zero exit. */
   runOk(argv: readonly string[], options?: RunOptions): Promise<CommandResult>;
+  /**
+   * Runs several commands in one round trip, in order, stopping at the first
+   * that fails. Returns the result of each step that ran: all but the last
+   * succeeded; the last may have failed.
+   */
+  runSteps(steps: readonly (readonly string[])[]): Promise<CommandResult[]>;
+  /** {@link Host.runSteps}, throwing a {@link CommandError} for the step that failed. */
+  runStepsOk(steps: readonly (readonly string[])[]): Promise<CommandResult[]>;
+}
+
+/**
+ * A {@link Host} from `run` alone, running steps one command at a time: for
+ * hosts that are not an SSH session (the doctor's local runner, test doubles).
+ */
+export function hostFromRun(name: string, run: Host["run"]): Host {
+  const fail = (argv: readonly string[], r: CommandResult) =>
+    new CommandError(name, argv, r.exitCode, r.stdout, r.stderr);
+  const runSteps = async (steps: readonly (readonly string[])[]) => {
+    const results: CommandResult[] = [];
+    for (const step of steps) {
+      const r = await run(step);
+      results.push(r);
+      if (r.exitCode !== 0) break;
+    }
+    return results;
+  };
+  return {
+    name,
+    run,
+    async runOk(argv, options) {
+      const r = await run(argv, options);
+      if (r.exitCode !== 0) throw fail(argv, r);
+      return r;
+    },
+    runSteps,
+    async runStepsOk(steps) {
+      const results = await runSteps(steps);
+      const last = results[results.length - 1];
+      if (last && last.exitCode !== 0) throw fail(steps[results.length - 1]!, last);
+      return results;
+    },
+  };
+}
+
+/** Marks where each step of a {@link Host.runSteps} begins, on both streams. */
+const STEP_MARKER = `__LINUXNET_STEP_${randomBytes(6).toString("hex")}__`;
+
+/**
+ * One shell line that runs the steps in order and stops at the first failure,
+ * printing a marker with the step's index on both streams before each.
+ * Equivalent to: `{ STEP0; } && { STEP1; } && ...`
+ */
+export function chainSteps(steps: readonly (readonly string[])[]): string {
+  return steps
+    .map(
+      (argv, i) =>
+        `{ printf '\\n%s %d\\n' ${STEP_MARKER} ${i}; printf '\\n%s %d\\n' ${STEP_MARKER} ${i} >&2; ${quoteArgv(argv)} </dev/null; }`,
+    )
+    .join(" && ");
+}
+
+/** Cuts one stream of a chained run into the output of each step, by its markers. */
+export function splitSteps(text: string): string[] {
+  const parts: string[] = [];
+  const re = new RegExp(`\\n${STEP_MARKER} (\\d+)\\n`, "g");
+  let last: { index: number; end: number } | undefined;
+  for (let m = re.exec(text); m; m = re.exec(text)) {
+    if (last) parts[parts.length - 1] = text.slice(last.end, m.index);
+    parts.push("");
+    last = { index: Number(m[1]), end: m.index + m[0].length };
+  }
+  if (last) parts[parts.length - 1] = text.slice(last.end);
+  return parts;
 }
 
 /** The {@link Host} for a connection, over the pooled SSH session. */
 export function hostFor(connection: Connection): Host {
   const run = async (argv: readonly string[], options?: RunOptions) => {
-    const session = await sessionFor(connection);
-    return session.run(quoteArgv(argv), options?.stdin);
+    const line = quoteArgv(argv);
+    logCommand(line, options?.stdin);
+    try {
+      if (dialPerCommand) return await runOnFreshConnection(connection, line, options?.stdin);
+      const session = await sessionFor(connection);
+      return await session.run(line, options?.stdin);
+    } finally {
+      writeStats();
+    }
+  };
+  const fail = (argv: readonly string[], r: CommandResult) =>
+    new CommandError(connection.host, argv, r.exitCode, r.stdout, r.stderr);
+  const runSteps = async (steps: readonly (readonly string[])[]): Promise<CommandResult[]> => {
+    if (steps.length === 0) return [];
+    if (dialPerCommand || steps.length === 1) {
+      // The benchmark's baseline keeps a connection per command, so steps go one by one.
+      const results: CommandResult[] = [];
+      for (const step of steps) {
+        const r = await run(step);
+        results.push(r);
+        if (r.exitCode !== 0) break;
+      }
+      return results;
+    }
+    for (const step of steps) logCommand(quoteArgv(step));
+    try {
+      const session = await sessionFor(connection);
+      const r = await session.run(chainSteps(steps));
+      const out = splitSteps(r.stdout);
+      const err = splitSteps(r.stderr);
+      return out.map((stdout, i) => ({
+        stdout,
+        stderr: err[i] ?? "",
+        exitCode: i === out.length - 1 ? r.exitCode : 0,
+      }));
+    } finally {
+      writeStats();
+    }
   };
   return {
     name: connection.host,
     run,
     async runOk(argv, options) {
       const result = await run(argv, options);
-      if (result.exitCode !== 0) {
-        throw new CommandError(
-          connection.host,
-          argv,
-          result.exitCode,
-          result.stdout,
-          result.stderr,
-        );
-      }
+      if (result.exitCode !== 0) throw fail(argv, result);
       return result;
     },
+    runSteps,
+    async runStepsOk(steps) {
+      const results = await runSteps(steps);
+      const last = results[results.length - 1];
+      if (last && last.exitCode !== 0) throw fail(steps[results.length - 1]!, last);
+      return results;
+    },
   };
+}
+
+/** The benchmark's baseline: a connection of its own for one command. */
+async function runOnFreshConnection(connection: Connection, line: string, stdin?: string) {
+  const session = await HostSession.open(connection);
+  try {
+    return await session.run(line, stdin);
+  } finally {
+    session.close();
+  }
 }
 
 /** Closes every pooled connection (tests, and the end of a benchmark run). */

@@ -11,12 +11,20 @@ const valid: Record<KindName, Record<string, unknown>> = {
   VethPair: { a: { name: "va", namespace: "ns-blue" }, b: { name: "vb", bridge: "br0" } },
   Route: { namespace: "ns-blue", destination: "default", via: "10.0.0.254" },
   NatRule: { source: "10.0.0.0/24", outInterface: "eth0" },
+  ConnectivityCheck: { from: { namespace: "ns-blue" }, to: { namespace: "ns-green" } },
 };
 const names = Object.keys(kinds) as KindName[];
 
 describe("handler", () => {
   it("serves every kind of the public API", () => {
-    expect(names).toEqual(["Namespace", "Bridge", "VethPair", "Route", "NatRule"]);
+    expect(names).toEqual([
+      "Namespace",
+      "Bridge",
+      "VethPair",
+      "Route",
+      "NatRule",
+      "ConnectivityCheck",
+    ]);
   });
 
   it("refuses a kind it does not have, saying the package may be older than the stack", () => {

@@ -27,6 +27,10 @@ const BASE: Record<KindName, Record<string, unknown>> = {
   },
   Route: { namespace: "ns-blue", destination: "10.1.0.0/16", via: "10.0.0.254", device: "veth-a" },
   NatRule: { namespace: "r1", source: "10.0.0.0/24", outInterface: "eth0" },
+  ConnectivityCheck: {
+    from: { namespace: "ns-blue" },
+    to: { namespace: "ns-green", address: "10.0.0.2" },
+  },
 };
 
 function inputsOf(kind: KindName, set: Record<string, unknown> = {}): BaseInputs {
@@ -482,6 +486,18 @@ const ROWS: Row[] = [
     kind: "Route",
     set: { "connection.port": "22; reboot" },
     property: "connection.port",
+  },
+  {
+    label: "a command substitution as the target namespace of a check",
+    kind: "ConnectivityCheck",
+    set: { "to.namespace": "$(reboot)" },
+    property: "to.namespace",
+  },
+  {
+    label: "a shell pipe in the address a check probes",
+    kind: "ConnectivityCheck",
+    set: { "to.address": "10.0.0.2|sh" },
+    property: "to.address",
   },
   {
     label: "a jump host with backticks",

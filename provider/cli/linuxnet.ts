@@ -1,0 +1,275 @@
+#!/usr/bin/env node
+/**
+ * The `linuxnet` command line: `doctor` (why can't A reach B, hop by hop) and
+ * `graph` (the network as Mermaid or SVG), on a host over SSH or on this
+ * machine.
+ *
+ * ```
+ * linuxnet doctor --host 10.1.0.2 --key ~/.ssh/id_ed25519 --from ns-blue --to ns-green
+ * linuxnet doctor --from ns-blue/10.0.0.1 --to 1.1.1.1 --json          # this machine
+ * linuxnet graph --host 10.1.0.2 --key KEY --svg net.svg
+ * linuxnet graph --stack-export state.json                             # pulumi stack export
+ * ```
+ *
+ * A thin entry point: the work is in ../doctor. The key's text is read from
+ * its file and handed to the transport; it is never printed.
+ */
+
+import { execFile } from "node:child_process";
+import { promises as fs } from "node:fs";
+import { parseArgs } from "node:util";
+import { type Host, closeAllSessions, hostFor, hostFromRun } from "../transport";
+import { resolveConnection } from "../transport/connection";
+import { namespaceNameProblem } from "../resources/validate";
+import {
+  type Endpoint,
+  diagnose,
+  formatReport,
+  readTopology,
+  toMermaid,
+  toSvg,
+  topologyFromStack,
+} from "../doctor";
+import { isIpv4 } from "../doctor/world";
+
+const USAGE = `usage:
+  linuxnet doctor [CONNECTION] --from NS[/ADDR] --to NS[/ADDR] | ADDR [--tcp-port N] [--no-probe] [--json] [--verbose]
+  linuxnet graph  [CONNECTION | --stack-export FILE] [--svg FILE]
+
+CONNECTION (none: this machine, as root):
+  --host ADDR   --port N (22)   --user NAME (root)   --key FILE   --host-key KEY|SHA256:...   --sudo
+  with no --key, ssh-agent ($SSH_AUTH_SOCK) is used.
+
+doctor exits 0 when the path works, 1 when it is broken, 2 when it could not run.
+--from/--to: a namespace, optionally with /ADDRESS; a bare ADDRESS is the host's own
+namespace for --from, and "wherever it is" for --to.`;
+
+/** A command-line mistake: print usage, exit 2. */
+class UsageError extends Error {}
+
+/** Where output goes (tests pass their own). */
+export interface Io {
+  out(text: string): void;
+  err(text: string): void;
+}
+
+const stdio: Io = {
+  out: (t) => process.stdout.write(t.endsWith("\n") ? t : `${t}\n`),
+  err: (t) => process.stderr.write(t.endsWith("\n") ? t : `${t}\n`),
+};
+
+const OPTIONS = {
+  host: { type: "string" },
+  port: { type: "string" },
+  user: { type: "string" },
+  key: { type: "string" },
+  "host-key": { type: "string" },
+  sudo: { type: "boolean" },
+  from: { type: "string" },
+  to: { type: "string" },
+  "tcp-port": { type: "string" },
+  "no-probe": { type: "boolean" },
+  json: { type: "boolean" },
+  verbose: { type: "boolean" },
+  "stack-export": { type: "string" },
+  svg: { type: "string" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
+/** Parses `NS`, `NS/ADDR`, `/ADDR` or `ADDR` (the last two: no namespace). Pure. */
+export function parseEndpoint(flag: string, value: string): Endpoint {
+  let namespace: string | undefined;
+  let address: string | undefined;
+  const slash = value.indexOf("/");
+  if (slash >= 0) {
+    namespace = value.slice(0, slash) || undefined;
+    address = value.slice(slash + 1);
+  } else if (isIpv4(value)) {
+    address = value;
+  } else {
+    namespace = value;
+  }
+  if (namespace !== undefined) {
+    const problem = namespaceNameProblem(namespace);
+    if (problem) throw new UsageError(`--${flag}: the namespace ${problem}`);
+  }
+  if (address !== undefined && !isIpv4(address)) {
+    throw new UsageError(`--${flag}: ${JSON.stringify(address)} is not an IPv4 address`);
+  }
+  return {
+    ...(namespace !== undefined ? { namespace } : {}),
+    ...(address !== undefined ? { address } : {}),
+  };
+}
+
+/** This machine as a {@link Host}: argv run directly, no shell in between. */
+export function localHost(): Host {
+  const run = (argv: readonly string[], options?: { stdin?: string }) =>
+    new Promise<{ stdout: string; stderr: string; exitCode: number }>((resolve) => {
+      const child = execFile(
+        argv[0]!,
+        argv.slice(1),
+        { maxBuffer: 64 * 1024 * 1024 },
+        (error, stdout, stderr) => {
+          const code = error ? (typeof error.code === "number" ? error.code : 127) : 0;
+          resolve({
+            stdout: String(stdout),
+            stderr: String(stderr) || (code === 127 && error ? error.message : ""),
+            exitCode: code,
+          });
+        },
+      );
+      if (options?.stdin !== undefined) child.stdin?.end(options.stdin);
+      else child.stdin?.end();
+    });
+  return hostFromRun("localhost", run);
+}
+
+async function hostFromFlags(v: Record<string, string | boolean | undefined>): Promise<Host> {
+  if (v.host === undefined) {
+    for (const f of ["port", "user", "key", "host-key", "sudo"]) {
+      if (v[f] !== undefined) throw new UsageError(`--${f} needs --host`);
+    }
+    return localHost();
+  }
+  let privateKey: string | undefined;
+  if (typeof v.key === "string") {
+    try {
+      privateKey = await fs.readFile(v.key, "utf8");
+    } catch (e) {
+      // The path is the user's own; the file's content never appears in a message.
+      throw new UsageError(
+        `--key: cannot read ${v.key}: ${(e as NodeJS.ErrnoException).code ?? "error"}`,
+      );
+    }
+  }
+  const raw: Record<string, unknown> = {
+    host: v.host,
+    ...(v.port !== undefined ? { port: Number(v.port) } : {}),
+    ...(v.user !== undefined ? { user: v.user } : {}),
+    ...(privateKey !== undefined ? { privateKey } : {}),
+    ...(v["host-key"] !== undefined ? { hostKey: v["host-key"] } : {}),
+    ...(v.sudo ? { sudo: true } : {}),
+    dialTimeoutMs: 10_000,
+  };
+  const { connection, failures } = resolveConnection(raw);
+  if (!connection)
+    throw new UsageError(
+      failures.map((f) => `${f.property.replace(/^connection\./, "--")}: ${f.reason}`).join("; "),
+    );
+  return hostFor(connection);
+}
+
+/**
+ * Runs the CLI with `args` (without node and the script); resolves with the
+ * exit code. Never prints a private key.
+ */
+export async function main(args: string[], io: Io = stdio): Promise<number> {
+  let parsed;
+  try {
+    // node:util parseArgs is enough for two flat subcommands; no dependency needed.
+    parsed = parseArgs({ args, allowPositionals: true, options: OPTIONS, strict: true });
+  } catch (e) {
+    io.err(`${(e as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  const { values: v, positionals } = parsed;
+  const command = positionals[0];
+  if (v.help || command === undefined || command === "help") {
+    (command === undefined && !v.help ? io.err : io.out)(USAGE);
+    return command === undefined && !v.help ? 2 : 0;
+  }
+  try {
+    if (positionals.length > 1)
+      throw new UsageError(`unexpected argument ${JSON.stringify(positionals[1])}`);
+    if (command === "doctor") return await doctor(v, io);
+    if (command === "graph") return await graph(v, io);
+    throw new UsageError(`unknown command ${JSON.stringify(command)}`);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      io.err(`linuxnet: ${e.message}\n\n${USAGE}`);
+    } else {
+      io.err(`linuxnet: ${(e as Error).message}`);
+    }
+    return 2;
+  } finally {
+    await closeAllSessions();
+  }
+}
+
+async function doctor(v: Record<string, string | boolean | undefined>, io: Io): Promise<number> {
+  if (typeof v.to !== "string") throw new UsageError("doctor needs --to");
+  if (v["stack-export"] !== undefined || v.svg !== undefined)
+    throw new UsageError("--stack-export and --svg belong to graph");
+  const from = typeof v.from === "string" ? parseEndpoint("from", v.from) : {};
+  const to = parseEndpoint("to", v.to);
+  let port: number | undefined;
+  if (v["tcp-port"] !== undefined) {
+    port = Number(v["tcp-port"]);
+    if (!Number.isInteger(port) || port < 1 || port > 65535)
+      throw new UsageError(`--tcp-port must be 1-65535, got ${v["tcp-port"]}`);
+  }
+  const host = await hostFromFlags(v);
+  const report = await diagnose(host, {
+    from,
+    to,
+    ...(port !== undefined ? { port, protocol: "tcp" as const } : {}),
+    ...(v["no-probe"] ? { noProbe: true } : {}),
+  });
+  io.out(
+    v.json
+      ? JSON.stringify(report, null, 2)
+      : formatReport(report, { verbose: v.verbose === true }),
+  );
+  return report.healthy ? 0 : 1;
+}
+
+async function graph(v: Record<string, string | boolean | undefined>, io: Io): Promise<number> {
+  for (const f of ["from", "to", "tcp-port", "no-probe"]) {
+    if (v[f] !== undefined) throw new UsageError(`--${f} belongs to doctor`);
+  }
+  let topology;
+  if (typeof v["stack-export"] === "string") {
+    if (v.host !== undefined)
+      throw new UsageError("give either --stack-export or a host, not both");
+    const file = v["stack-export"];
+    const text =
+      file === "-"
+        ? await readStdin()
+        : await fs.readFile(file, "utf8").catch((e: NodeJS.ErrnoException) => {
+            throw new UsageError(`--stack-export: cannot read ${file}: ${e.code ?? "error"}`);
+          });
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch (e) {
+      throw new UsageError(`--stack-export: ${file} is not JSON: ${(e as Error).message}`);
+    }
+    topology = topologyFromStack(json);
+  } else {
+    topology = await readTopology(await hostFromFlags(v));
+  }
+  if (typeof v.svg === "string") {
+    await fs.writeFile(v.svg, toSvg(topology));
+    io.err(`wrote ${v.svg}`);
+    return 0;
+  }
+  io.out(v.json ? JSON.stringify(topology, null, 2) : toMermaid(topology));
+  return 0;
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (e: Error) => {
+      process.stderr.write(`linuxnet: ${e.message}\n`);
+      process.exit(2);
+    },
+  );
+}

@@ -1,0 +1,214 @@
+/**
+ * ConnectivityCheck: an assertion a stack carries about its own network. It
+ * changes nothing on the host; `create` (and `update`) run the doctor and fail
+ * `pulumi up` with its report when the declared path does not work, `read`
+ * (refresh) runs it again and reports a broken path as drift (`healthy:
+ * false`), and the next `up` checks again. `delete` has nothing to remove.
+ */
+
+import * as pulumi from "@pulumi/pulumi";
+import { randomBytes } from "node:crypto";
+import type { ConnectionArgs } from "../transport/connection";
+import type { Host } from "../transport";
+import { LinuxnetResource, connectionInput } from "./program";
+import { type BaseInputs, type DiffOutcome, type Kind, checkConnection, sameValue } from "./kind";
+import { Checker, isUnknown, namespaceNameProblem } from "./validate";
+import { diagnose } from "../doctor/diagnose";
+import { formatReport } from "../doctor/report";
+import type { DoctorReport, DoctorRequest } from "../doctor/types";
+import { isIpv4 } from "../doctor/world";
+
+/** One end of the checked path. */
+export interface CheckEndpoint {
+  /** A namespace; the host's own when unset. */
+  readonly namespace?: string;
+  /** An IPv4 address: the source to send from, or the destination. */
+  readonly address?: string;
+}
+
+/** Inputs of a ConnectivityCheck, as the provider sees them. */
+export interface ConnectivityInputs extends BaseInputs {
+  readonly from: CheckEndpoint;
+  readonly to: CheckEndpoint;
+  /** A TCP port: the probe is a TCP connect instead of a ping. */
+  readonly port?: number;
+  readonly protocol?: "icmp" | "tcp";
+}
+
+/** Outputs of a ConnectivityCheck. */
+export interface ConnectivityOutputs extends ConnectivityInputs {
+  /** Whether the path worked when last checked (create, update or refresh). */
+  readonly healthy: boolean;
+  /** The first broken check's id (`bridge.up`, `nat.masquerade`, ...), when broken. */
+  readonly firstFailure?: string;
+  /** One line: what was checked and how it ended. */
+  readonly summary: string;
+}
+
+const INPUT_FIELDS = ["from", "to", "port", "protocol", "connection"] as const;
+
+function checkEndpoint(c: Checker, field: string, raw: unknown, needAddressOrNs: boolean): void {
+  if (raw === undefined || raw === null) {
+    if (needAddressOrNs) c.fail(field, "is required: { namespace?, address? }");
+    return;
+  }
+  if (isUnknown(raw)) return;
+  if (typeof raw !== "object") {
+    c.fail(field, "must be an object { namespace?, address? }");
+    return;
+  }
+  const e = raw as Record<string, unknown>;
+  if (e.namespace !== undefined && !isUnknown(e.namespace)) {
+    const problem = namespaceNameProblem(e.namespace);
+    if (problem) c.fail(`${field}.namespace`, problem);
+  }
+  if (e.address !== undefined && !isUnknown(e.address)) {
+    if (typeof e.address !== "string" || !isIpv4(e.address)) {
+      c.fail(`${field}.address`, `must be an IPv4 address, got ${JSON.stringify(e.address)}`);
+    }
+  }
+  if (needAddressOrNs && e.namespace === undefined && e.address === undefined) {
+    c.fail(field, "needs a namespace, an address, or both");
+  }
+}
+
+/** The doctor's request for a check's inputs. Pure. */
+export function requestOf(inputs: ConnectivityInputs): DoctorRequest {
+  const tcp =
+    inputs.protocol === "tcp" || (inputs.protocol === undefined && inputs.port !== undefined);
+  return {
+    from: { ...inputs.from },
+    to: { ...inputs.to },
+    ...(inputs.port !== undefined ? { port: inputs.port } : {}),
+    protocol: tcp ? "tcp" : "icmp",
+  };
+}
+
+/** The one-line summary of a report. Pure. */
+export function summaryOf(report: DoctorReport): string {
+  const from = `${report.source.namespace ?? "host"}${report.source.address ? ` ${report.source.address}` : ""}`;
+  const to = `${report.destination.address}${report.destination.namespace ? ` (${report.destination.namespace})` : ""}`;
+  const f = report.firstFailure;
+  return f
+    ? `${from} → ${to}: broken at ${f.id}: ${f.title} does not hold${f.fix ? `; fix: ${f.fix}` : ""}`
+    : `${from} → ${to}: healthy, ${report.checks.filter((c) => c.status === "ok").length} checks passed`;
+}
+
+async function run(host: Host, inputs: ConnectivityInputs): Promise<DoctorReport> {
+  return diagnose(host, requestOf(inputs));
+}
+
+/** Runs the doctor; throws its whole report when the path is broken. */
+async function assertHealthy(host: Host, inputs: ConnectivityInputs): Promise<ConnectivityOutputs> {
+  const report = await run(host, inputs);
+  if (!report.healthy) {
+    throw new Error(
+      `ConnectivityCheck ${inputs.resourceName ?? ""}: the path is broken on ${host.name}\n${formatReport(report)}`,
+    );
+  }
+  return { ...inputs, healthy: true, summary: summaryOf(report) };
+}
+
+/** The ConnectivityCheck kind. */
+export const connectivityKind: Kind<ConnectivityInputs, ConnectivityOutputs> = {
+  check(_olds, news) {
+    const c = new Checker();
+    checkConnection(c, news.connection);
+    checkEndpoint(c, "from", news.from, false);
+    checkEndpoint(c, "to", news.to, true);
+    if (news.port !== undefined && !isUnknown(news.port)) {
+      if (!Number.isInteger(news.port) || news.port < 1 || news.port > 65535) {
+        c.fail("port", `must be an integer from 1 to 65535, got ${JSON.stringify(news.port)}`);
+      }
+    }
+    if (news.protocol !== undefined && !isUnknown(news.protocol)) {
+      if (news.protocol !== "icmp" && news.protocol !== "tcp")
+        c.fail("protocol", `must be "icmp" or "tcp"`);
+      else if (news.protocol === "tcp" && news.port === undefined)
+        c.fail("port", "is required for a TCP check");
+    }
+    return { inputs: { ...news, from: news.from ?? {} }, failures: c.failures };
+  },
+
+  diff(olds, news): DiffOutcome {
+    // Nothing on the host to replace: any change, or a path found broken at refresh,
+    // is an update, which checks again (and fails `up` while it stays broken).
+    const changed = INPUT_FIELDS.some((f) => !sameValue(olds[f], news[f]));
+    return { changes: changed || olds.healthy === false, replaces: [], deleteBeforeReplace: false };
+  },
+
+  async create(host, inputs) {
+    const outs = await assertHealthy(host, inputs);
+    return { id: `check-${randomBytes(4).toString("hex")}`, outs };
+  },
+
+  async read(host, _id, props) {
+    const report = await run(host, props);
+    return {
+      ...props,
+      healthy: report.healthy,
+      summary: summaryOf(report),
+      ...(report.firstFailure
+        ? { firstFailure: report.firstFailure.id }
+        : { firstFailure: undefined }),
+    };
+  },
+
+  async update(host, _id, _olds, news) {
+    return assertHealthy(host, news);
+  },
+
+  async delete() {
+    // A check leaves nothing on the host.
+  },
+};
+
+/** Arguments of a {@link ConnectivityCheck}. */
+export interface ConnectivityCheckArgs {
+  /** The host; the stack's `linuxnet:*` config when omitted. */
+  connection?: pulumi.Input<ConnectionArgs>;
+  /** Where from: a namespace (the host's own when omitted), optionally the address to send from. */
+  from?: pulumi.Input<{ namespace?: pulumi.Input<string>; address?: pulumi.Input<string> }>;
+  /** Where to: a namespace, an address, or both. */
+  to: pulumi.Input<{ namespace?: pulumi.Input<string>; address?: pulumi.Input<string> }>;
+  /** Probe a TCP port instead of pinging. */
+  port?: pulumi.Input<number>;
+  protocol?: pulumi.Input<"icmp" | "tcp">;
+}
+
+/**
+ * An assertion that one point of the network reaches another: `pulumi up`
+ * fails with the doctor's hop-by-hop report while it does not. Give it
+ * `dependsOn` the resources that build the path.
+ *
+ * ```ts
+ * new linuxnet.ConnectivityCheck("blue-to-green", {
+ *   from: { namespace: blue.name }, to: { namespace: green.name },
+ * }, { dependsOn: [blueRoute, greenRoute] });
+ * ```
+ */
+export class ConnectivityCheck extends LinuxnetResource {
+  /** True when the path worked at the last check. */
+  declare readonly healthy: pulumi.Output<boolean>;
+  /** The first failed check's id, when broken. */
+  declare readonly firstFailure: pulumi.Output<string | undefined>;
+  declare readonly summary: pulumi.Output<string>;
+  constructor(name: string, args: ConnectivityCheckArgs, opts?: pulumi.CustomResourceOptions) {
+    super(
+      "ConnectivityCheck",
+      name,
+      {
+        connection: connectionInput(args.connection),
+        resourceName: name,
+        from: args.from ?? {},
+        to: args.to,
+        port: args.port,
+        protocol: args.protocol,
+        healthy: undefined,
+        firstFailure: undefined,
+        summary: undefined,
+      },
+      opts,
+    );
+  }
+}
