@@ -250,7 +250,8 @@ export function routesTo(
  */
 export function snapshotReader(snapshot: HostSnapshot, live?: HostReader): HostReader {
   const host = snapshot.host;
-  const parsed = new Map<string, unknown>();
+  let parsed = parsedSections.get(snapshot);
+  if (!parsed) parsedSections.set(snapshot, (parsed = new Map()));
 
   const needLive = (what: string): HostReader => {
     if (live) return live;
@@ -292,7 +293,7 @@ export function snapshotReader(snapshot: HostSnapshot, live?: HostReader): HostR
     throw new CommandError(host, argv, out.exitCode, out.stdout, out.stderr);
   };
 
-  /** A section parsed once, however many resources ask. */
+  /** A section parsed once per snapshot, however many resources (and readers) ask. */
   const memo = <T>(namespace: string | undefined, name: string, parse: () => T): T => {
     const key = `${namespace ?? ""}\n${name}`;
     if (!parsed.has(key)) parsed.set(key, parse());
@@ -330,8 +331,8 @@ export function snapshotReader(snapshot: HostSnapshot, live?: HostReader): HostR
     name: host,
     run: async (argv, options) => needLive("the output of other commands").run(argv, options),
     runOk: async (argv, options) => needLive("the output of other commands").runOk(argv, options),
-    runSteps: (steps) => needLive("command output").runSteps(steps),
-    runStepsOk: (steps) => needLive("command output").runStepsOk(steps),
+    runSteps: async (steps) => needLive("the output of other commands").runSteps(steps),
+    runStepsOk: async (steps) => needLive("the output of other commands").runStepsOk(steps),
 
     async link(namespace, name) {
       const dump = dumpOf(namespace);
@@ -407,6 +408,13 @@ export function snapshotReader(snapshot: HostSnapshot, live?: HostReader): HostR
     },
   };
 }
+
+/**
+ * Sections already parsed, per snapshot: every read of a refresh gets a reader
+ * of its own, and the host's link list (one entry per bridge port) would
+ * otherwise be parsed again by each of them.
+ */
+const parsedSections = new WeakMap<HostSnapshot, Map<string, unknown>>();
 
 /** The command a section stands for, in a namespace or on the host. */
 export function sectionArgv(namespace: string | undefined, name: SectionName): string[] {

@@ -341,6 +341,13 @@ export async function readHostSnapshot(host: Host): Promise<HostSnapshot> {
     : snapshot;
 }
 
+interface CacheEntry {
+  readonly host: string;
+  snapshot: Promise<HostSnapshot | undefined>;
+  /** When the snapshot was taken (or failed); unset while it is being taken. */
+  takenAt?: number;
+}
+
 /**
  * Snapshots shared by the reads of one refresh. The first read for a key
  * takes a snapshot; reads that come while it is being taken, or within
@@ -351,10 +358,7 @@ export async function readHostSnapshot(host: Host): Promise<HostSnapshot> {
  * dump one by one.
  */
 export class SnapshotCache {
-  private readonly entries = new Map<
-    string,
-    { host: string; snapshot: Promise<HostSnapshot | undefined>; takenAt?: number }
-  >();
+  private readonly entries = new Map<string, CacheEntry>();
 
   constructor(
     private readonly windowMs: number,
@@ -371,20 +375,16 @@ export class SnapshotCache {
     if (cached && (cached.takenAt === undefined || this.now() - cached.takenAt < this.windowMs)) {
       return cached.snapshot;
     }
-    const entry: { host: string; snapshot: Promise<HostSnapshot | undefined>; takenAt?: number } = {
-      host,
-      snapshot: Promise.resolve(undefined),
+    const entry: CacheEntry = { host, snapshot: Promise.resolve(undefined) };
+    const taken = <T>(value: T): T => {
+      entry.takenAt = this.now();
+      // Once the window has passed, let it go: a big snapshot is not held for the whole deployment.
+      setTimeout(() => {
+        if (this.entries.get(key) === entry) this.entries.delete(key);
+      }, this.windowMs).unref();
+      return value;
     };
-    entry.snapshot = take().then(
-      (s) => {
-        entry.takenAt = this.now();
-        return s;
-      },
-      () => {
-        entry.takenAt = this.now();
-        return undefined;
-      },
-    );
+    entry.snapshot = take().then(taken, () => taken(undefined));
     this.entries.set(key, entry);
     return entry.snapshot;
   }
