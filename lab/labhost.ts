@@ -286,7 +286,13 @@ export function overlappingRoutes(fabric: string, routes: Array<{ dst?: string }
  * --kill-child --mount-proc sh -c '...; exec /usr/sbin/sshd -D -e -f CFG'`
  */
 export function sshdArgv(netns: string, configPath: string, delayMs = 0): string[] {
-  const steps = ["mkdir -p /run/netns", "mount -t tmpfs -o mode=755 lnlab /run/netns"];
+  // Each host gets its own /run/netns (namespaces made over SSH stay its own) and /run/linuxnet
+  // (where the provider keeps host-side records): the rest of /run is the machine's, shared.
+  const steps = [
+    "mkdir -p /run/netns /run/linuxnet",
+    "mount -t tmpfs -o mode=755 lnlab /run/netns",
+    "mount -t tmpfs -o mode=755 lnlab /run/linuxnet",
+  ];
   if (delayMs > 0) steps.push(`sleep ${(delayMs / 1000).toFixed(3)}`);
   steps.push(`exec ${SSHD} -D -e -f ${shellQuote(configPath)}`);
   return [

@@ -194,7 +194,7 @@ describe("lab naming and addressing", () => {
     expect(argv.slice(0, 4)).toEqual(["ip", "netns", "exec", "lnl-t-h1"]);
     expect(argv).toEqual(expect.arrayContaining(["--mount", "--pid", "--kill-child"]));
     expect(argv.at(-1)).toMatch(
-      /mount -t tmpfs .* \/run\/netns && sleep 1\.500 && exec \/usr\/sbin\/sshd -D -e -f/,
+      /mount -t tmpfs .* \/run\/netns && mount -t tmpfs .* \/run\/linuxnet && sleep 1\.500 && exec \/usr\/sbin\/sshd -D -e -f/,
     );
   });
 });
