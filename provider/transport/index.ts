@@ -17,19 +17,29 @@ export { transportStats } from "./ssh";
 
 const sessions = new Map<string, Promise<HostSession>>();
 
+/**
+ * The pooled session of a connection. Everyone waiting on a dial shares its
+ * outcome: a refused dial fails them all with the same error, instead of
+ * each dialling again (an authentication storm, which sshd's MaxStartups
+ * answers by dropping connections). A session that was up and then dropped
+ * (keepalive lost, sshd restarted) is replaced once, by whoever finds it so.
+ */
 async function sessionFor(connection: Connection): Promise<HostSession> {
   const key = connectionKey(connection);
-  let session = sessions.get(key);
-  if (session) {
-    // A connection that dropped (keepalive lost, sshd restarted) is replaced once, here.
-    const live = await session.catch(() => undefined);
-    if (live && !live.lost) return live;
-    sessions.delete(key);
+  for (;;) {
+    const current = sessions.get(key);
+    if (!current) {
+      const opening = HostSession.open(connection);
+      sessions.set(key, opening);
+      opening.catch(() => {
+        if (sessions.get(key) === opening) sessions.delete(key);
+      });
+      return opening;
+    }
+    const live = await current;
+    if (!live.lost) return live;
+    if (sessions.get(key) === current) sessions.delete(key);
   }
-  session = HostSession.open(connection);
-  sessions.set(key, session);
-  session.catch(() => sessions.delete(key));
-  return session;
 }
 
 /** Options of one command. */

@@ -59,6 +59,8 @@ class Shell {
     private readonly marker: string,
     private readonly onIdle: () => void,
     private readonly onClosed: (shell: Shell, error: Error) => void,
+    /** Turns a raw failure into the error a caller sees (one that names the host). */
+    private readonly describe: (error: Error) => Error,
   ) {
     channel.on("data", (d: Buffer) => {
       this.stdout = Buffer.concat([this.stdout, d]);
@@ -113,7 +115,7 @@ class Shell {
     const pending = this.current;
     this.current = undefined;
     this.channel.destroy();
-    pending?.reject(error);
+    pending?.reject(this.describe(error));
     this.onClosed(this, error);
   }
 }
@@ -198,6 +200,11 @@ export class HostSession {
   }
 
   private dispatch(): void {
+    // A lost connection opens nothing more: whatever still waits fails at once.
+    if (this.lostError) {
+      this.failQueue(this.transportError(this.lostError));
+      return;
+    }
     while (this.queue.length > 0) {
       const idle = this.shells.find((s) => !s.busy && !s.closed);
       if (idle) {
@@ -215,33 +222,42 @@ export class HostSession {
     this.opening++;
     // `exec` rather than `shell`: no pty, so output is not mangled and stderr stays apart.
     const command = this.connection.sudo ? "sudo -n /bin/sh" : "/bin/sh";
-    this.client.exec(command, (err, channel) => {
+    try {
+      this.client.exec(command, (err, channel) => this.shellOpened(err, channel));
+    } catch (e) {
+      // ssh2 throws "Not connected" when the connection dropped a moment ago.
       this.opening--;
-      if (err) {
-        // Most likely "Channel open failure": the server's session limit. Run on the shells we have.
-        if (this.shells.length === 0) this.failQueue(this.transportError(err));
-        return;
-      }
-      transportStats.channels++;
-      const shell = new Shell(
-        channel,
-        this.marker,
-        () => this.dispatch(),
-        (closed, error) => {
-          this.shells.splice(this.shells.indexOf(closed), 1);
-          if (this.shells.length === 0 && this.opening === 0 && this.queue.length > 0) {
-            this.failQueue(this.transportError(error));
-          }
-          this.dispatch();
-        },
-      );
-      this.shells.push(shell);
-      if (this.connection.sudo) {
-        this.verifySudo(shell);
-      } else {
+      this.lose(e as Error);
+    }
+  }
+
+  private shellOpened(err: Error | undefined, channel: ClientChannel): void {
+    this.opening--;
+    if (err) {
+      // Most likely "Channel open failure": the server's session limit. Run on the shells we have.
+      if (this.shells.length === 0) this.failQueue(this.transportError(err));
+      return;
+    }
+    transportStats.channels++;
+    const shell = new Shell(
+      channel,
+      this.marker,
+      () => this.dispatch(),
+      (closed, error) => {
+        this.shells.splice(this.shells.indexOf(closed), 1);
+        if (this.shells.length === 0 && this.opening === 0 && this.queue.length > 0) {
+          this.failQueue(this.transportError(error));
+        }
         this.dispatch();
-      }
-    });
+      },
+      (e) => this.transportError(e),
+    );
+    this.shells.push(shell);
+    if (this.connection.sudo) {
+      this.verifySudo(shell);
+    } else {
+      this.dispatch();
+    }
   }
 
   /** `sudo -n` that needs a password ends the shell at once; say so instead of a framing error. */
@@ -267,14 +283,20 @@ export class HostSession {
   private lose(error: Error): void {
     if (this.lostError) return;
     this.lostError = error;
-    for (const shell of [...this.shells]) shell.fail(error);
     this.failQueue(this.transportError(error));
+    for (const shell of [...this.shells]) shell.fail(error);
     this.client.end();
     this.jump?.end();
   }
 
   private transportError(error: Error): TransportError {
-    return new TransportError("protocol", this.connection.host, error.message, { cause: error });
+    if (error instanceof TransportError) return error;
+    return new TransportError(
+      "protocol",
+      this.connection.host,
+      `the SSH connection broke (${error.message}); what ran before is in place, run again to converge`,
+      { cause: error },
+    );
   }
 }
 
@@ -337,12 +359,17 @@ function dialOnce(connection: Connection, sock?: Duplex): Promise<Client> {
       (!connection.privateKey && !connection.password ? process.env.SSH_AUTH_SOCK : undefined);
     if (agent) config.agent = agent;
 
+    // ssh2 can emit more than one error for one failed dial (a reset before the handshake is
+    // "read ECONNRESET", then "Connection lost before handshake"): only the first counts.
+    let settled = false;
     client.once("ready", () => {
+      settled = true;
       transportStats.connections++;
-      client.removeAllListeners("error");
       resolve(client);
     });
-    client.once("error", (err: Error & { level?: string; code?: string }) => {
+    client.on("error", (err: Error & { level?: string; code?: string }) => {
+      if (settled) return;
+      settled = true;
       client.destroy();
       if (hostKeyMismatch) {
         reject(new TransportError("host-key", where, hostKeyMismatch));
