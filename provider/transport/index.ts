@@ -66,22 +66,32 @@ export interface Host {
   runStepsOk(steps: readonly (readonly string[])[]): Promise<CommandResult[]>;
 }
 
+/** Runs steps one command at a time, stopping at the first that fails. */
+async function stepByStep(
+  run: Host["run"],
+  steps: readonly (readonly string[])[],
+): Promise<CommandResult[]> {
+  const results: CommandResult[] = [];
+  for (const step of steps) {
+    const r = await run(step);
+    results.push(r);
+    if (r.exitCode !== 0) break;
+  }
+  return results;
+}
+
 /**
- * A {@link Host} from `run` alone, running steps one command at a time: for
- * hosts that are not an SSH session (the doctor's local runner, test doubles).
+ * A {@link Host} from `run` (and a faster `runSteps`, if there is one): for
+ * hosts that are not an SSH session, such as the doctor's local runner, it
+ * runs steps one command at a time.
  */
-export function hostFromRun(name: string, run: Host["run"]): Host {
+export function hostFromRun(
+  name: string,
+  run: Host["run"],
+  runSteps: Host["runSteps"] = (steps) => stepByStep(run, steps),
+): Host {
   const fail = (argv: readonly string[], r: CommandResult) =>
     new CommandError(name, argv, r.exitCode, r.stdout, r.stderr);
-  const runSteps = async (steps: readonly (readonly string[])[]) => {
-    const results: CommandResult[] = [];
-    for (const step of steps) {
-      const r = await run(step);
-      results.push(r);
-      if (r.exitCode !== 0) break;
-    }
-    return results;
-  };
   return {
     name,
     run,
@@ -144,20 +154,9 @@ export function hostFor(connection: Connection): Host {
       writeStats();
     }
   };
-  const fail = (argv: readonly string[], r: CommandResult) =>
-    new CommandError(connection.host, argv, r.exitCode, r.stdout, r.stderr);
   const runSteps = async (steps: readonly (readonly string[])[]): Promise<CommandResult[]> => {
-    if (steps.length === 0) return [];
-    if (dialPerCommand || steps.length === 1) {
-      // The benchmark's baseline keeps a connection per command, so steps go one by one.
-      const results: CommandResult[] = [];
-      for (const step of steps) {
-        const r = await run(step);
-        results.push(r);
-        if (r.exitCode !== 0) break;
-      }
-      return results;
-    }
+    // The benchmark's baseline keeps a connection per command, so its steps go one by one.
+    if (dialPerCommand || steps.length <= 1) return stepByStep(run, steps);
     for (const step of steps) logCommand(quoteArgv(step));
     try {
       const session = await sessionFor(connection);
@@ -173,22 +172,7 @@ export function hostFor(connection: Connection): Host {
       writeStats();
     }
   };
-  return {
-    name: connection.host,
-    run,
-    async runOk(argv, options) {
-      const result = await run(argv, options);
-      if (result.exitCode !== 0) throw fail(argv, result);
-      return result;
-    },
-    runSteps,
-    async runStepsOk(steps) {
-      const results = await runSteps(steps);
-      const last = results[results.length - 1];
-      if (last && last.exitCode !== 0) throw fail(steps[results.length - 1]!, last);
-      return results;
-    },
-  };
+  return hostFromRun(connection.host, run, runSteps);
 }
 
 /** The benchmark's baseline: a connection of its own for one command. */

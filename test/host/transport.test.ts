@@ -12,6 +12,7 @@
  * the machine's own sudoers file is never touched, and the mount dies with the host).
  */
 
+import { execFileSync } from "node:child_process";
 import { promises as fs } from "node:fs";
 import * as net from "node:net";
 import * as os from "node:os";
@@ -273,6 +274,25 @@ describe("the SSH transport against real sshd", () => {
       // Refused is an answer: far below the 20 s dial deadline, and not retried.
       expect(ms).toBeLessThan(3_000);
       expect(await newLogLines(h1, mark, /Accepted/)).toEqual([]);
+    });
+
+    it("authenticates with a key held by a real ssh-agent, given as agentSocket", async () => {
+      const dir = await fs.mkdtemp(path.join(os.tmpdir(), "linuxnet-agent-"));
+      const socket = path.join(dir, "agent.sock");
+      const agent = execFileSync("ssh-agent", ["-a", socket, "-s"], { encoding: "utf8" });
+      const pid = /SSH_AGENT_PID=(\d+)/.exec(agent)?.[1];
+      try {
+        execFileSync("ssh-add", [h1.privateKeyPath], {
+          env: { ...process.env, SSH_AUTH_SOCK: socket },
+          stdio: "ignore",
+        });
+        const viaAgent = conn({ host: h1.address, hostKey: h1.hostKey, agentSocket: socket });
+        const r = await hostFor(viaAgent).runOk(["id", "-u"]);
+        expect(r.stdout.trim()).toBe("0");
+      } finally {
+        if (pid) process.kill(Number(pid));
+        await fs.rm(dir, { recursive: true, force: true });
+      }
     });
 
     it("tries again only when asked again, once per call", async () => {
