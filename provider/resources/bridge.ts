@@ -30,6 +30,8 @@ import {
   planArpNotify,
   stableMac,
   observeLink,
+  observeLinkArgv,
+  parseObservedLink,
   planLinkChanges,
   runPlan,
 } from "./link";
@@ -175,19 +177,25 @@ export const bridgeKind: Kind<BridgeInputs, BridgeOutputs> = {
 
   async create(host, inputs) {
     return transactional(async (undo) => {
-      // One round trip: add, announce, settings, and the forwarding rule.
+      // One round trip: add, announce, settings, the forwarding rule, and the read-back.
+      const rule = inputs.acceptForwarding ? [planForwardRule(inputs.namespace, inputs.name)] : [];
       const steps = [
         planBridgeAdd(inputs),
         planArpNotify(inputs.namespace, inputs.name),
         ...planLinkChanges(inputs.namespace, inputs.name, FRESH_LINK, settings(inputs)),
-        ...(inputs.acceptForwarding ? [planForwardRule(inputs.namespace, inputs.name)] : []),
+        ...rule,
+        observeLinkArgv(inputs.namespace, inputs.name),
       ];
       const results = await host.runSteps(steps);
       if (results[0]?.exitCode === 0) {
         undo(() => host.run(ipArgv(inputs.namespace, "link", "del", "dev", inputs.name)));
       }
-      if (inputs.acceptForwarding && results.length === steps.length) {
-        // The rule is the last step: it ran, and it may have to go again if the read-back fails.
+      if (
+        rule.length > 0 &&
+        results.length >= steps.length - 1 &&
+        results[steps.length - 2]?.exitCode === 0
+      ) {
+        // The rule ran: it must go again if anything after it fails.
         undo(() => deleteTaggedRules(host, inputs.namespace, "filter", bridgeRuleTag(inputs.name)));
       }
       await throwIfStepFailed(host, steps, results, async (index, stderr) => {
@@ -197,7 +205,7 @@ export const bridgeKind: Kind<BridgeInputs, BridgeOutputs> = {
           ? `${stderr.trim()}: bridge "${inputs.name}" already exists and is not managed by this stack`
           : `${stderr.trim()}: "${inputs.name}" already exists but is not a bridge (it is a ${existing?.kind ?? "plain"} link)`;
       });
-      const seen = await observeLink(host, inputs.namespace, inputs.name);
+      const seen = parseObservedLink(results[results.length - 1]!.stdout);
       if (seen?.kind !== "bridge") {
         throw new Error(
           `on ${host.name}: "${inputs.name}" was created but reads back as ${seen ? `a ${seen.kind ?? "plain"} link` : "absent"}`,

@@ -35,32 +35,39 @@ export interface ObservedLink extends LinkSettings {
 }
 
 /**
- * Reads a link's kind and settings in one command, or undefined when it (or
- * its namespace) is gone: `ip -details addr` gives the link's details and
- * its addresses together.
+ * The command that reads a link's details and addresses together.
  * Equivalent to: `ip [-n NS] -json -details addr show dev NAME`
  */
+export function observeLinkArgv(namespace: string | undefined, name: string): string[] {
+  return ipArgv(namespace, "-json", "-details", "addr", "show", "dev", name);
+}
+
+/** A link's kind and settings from {@link observeLinkArgv}'s output. */
+export function parseObservedLink(stdout: string): ObservedLink | undefined {
+  const link = parseJsonList<LinkState & { addr_info?: AddrState[] }>(stdout)[0];
+  if (!link) return undefined;
+  return {
+    kind: link.linkinfo?.info_kind,
+    addresses: configuredAddresses(link.addr_info ?? []),
+    up: isUp(link),
+    mtu: link.mtu,
+    bridge: link.master,
+  };
+}
+
+/** Reads a link's kind and settings in one command, or undefined when it (or its namespace) is gone. */
 export async function observeLink(
   host: Host,
   namespace: string | undefined,
   name: string,
 ): Promise<ObservedLink | undefined> {
-  const argv = ipArgv(namespace, "-json", "-details", "addr", "show", "dev", name);
+  const argv = observeLinkArgv(namespace, name);
   const r = await host.run(argv);
   if (r.exitCode !== 0) {
     if (isLinkAbsent(r.stderr)) return undefined;
     await host.runOk(argv); // throws with the kernel's words
   }
-  const link = parseJsonList<LinkState & { addr_info?: AddrState[] }>(r.stdout)[0];
-  if (!link) return undefined;
-  const addresses = configuredAddresses(link.addr_info ?? []);
-  return {
-    kind: link.linkinfo?.info_kind,
-    addresses,
-    up: isUp(link),
-    mtu: link.mtu,
-    bridge: link.master,
-  };
+  return parseObservedLink(r.stdout);
 }
 
 /**

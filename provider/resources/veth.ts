@@ -23,7 +23,8 @@ import {
   FRESH_LINK,
   type LinkSettings,
   managedView,
-  observeLink,
+  observeLinkArgv,
+  parseObservedLink,
   planArpNotify,
   stableMac,
   planLinkChanges,
@@ -211,13 +212,15 @@ export const vethKind: Kind<VethInputs, VethOutputs> = {
     return transactional(async (undo) => {
       // An end with addresses comes up last: its gratuitous ARP then finds its peer up and on its bridge.
       const order = a.addresses.length > 0 || b.addresses.length === 0 ? [b, a] : [a, b];
-      // One round trip: the pair, then each end's announcement and settings.
+      // One round trip: the pair, each end's announcement and settings, and both read back.
       const steps = [
         planVethAdd(inputs),
         ...order.flatMap((end) => [
           planArpNotify(end.namespace, end.name),
           ...planLinkChanges(end.namespace, end.name, FRESH_LINK, endSettings(end, undefined)),
         ]),
+        observeLinkArgv(a.namespace, a.name),
+        observeLinkArgv(b.namespace, b.name),
       ];
       const results = await host.runSteps(steps);
       // Deleting one end deletes the pair.
@@ -227,11 +230,11 @@ export const vethKind: Kind<VethInputs, VethOutputs> = {
           ? `${stderr.trim()}: "${a.name}" or "${b.name}" already exists and is not managed by this stack`
           : undefined,
       );
-      for (const [end, label] of [
-        [a, "a"],
-        [b, "b"],
+      const readBack = results.slice(-2).map((r) => parseObservedLink(r.stdout));
+      for (const [end, label, seen] of [
+        [a, "a", readBack[0]],
+        [b, "b", readBack[1]],
       ] as const) {
-        const seen = await observeLink(host, end.namespace, end.name);
         if (seen?.kind !== "veth") {
           throw new Error(
             `on ${host.name}: end ${label} "${end.name}" reads back as ${seen ? `a ${seen.kind ?? "plain"} link` : "absent"}`,
