@@ -73,17 +73,3 @@ export class TransportError extends Error {
     super(`ssh to ${host}: ${message}`, options);
   }
 }
-
-/**
- * A resource's object was expected on the host and is not there, where
- * absence is an error (for example a bridge that a veth end should join).
- */
-export class NotFoundError extends Error {
-  override readonly name = "NotFoundError";
-  constructor(
-    readonly host: string,
-    readonly what: string,
-  ) {
-    super(`on ${host}: ${what} does not exist`);
-  }
-}

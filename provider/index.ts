@@ -17,7 +17,6 @@ export { Route, type RouteArgs } from "./resources/route";
 export { NatRule, type NatRuleArgs } from "./resources/nat";
 export {
   CommandError,
-  NotFoundError,
   TransportError,
   type TransportErrorLevel,
   ValidationError,

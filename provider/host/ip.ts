@@ -44,11 +44,6 @@ export function isLinkAbsent(stderr: string): boolean {
   return /does not exist|Cannot find device|Cannot open network namespace/.test(stderr);
 }
 
-/** True for stderr that means the namespace itself is gone. */
-export function isNamespaceAbsent(stderr: string): boolean {
-  return /Cannot open network namespace|No such file or directory/.test(stderr);
-}
-
 /** Parses `ip -json` output; iproute2 prints nothing at all for an empty list. */
 export function parseJsonList<T>(stdout: string): T[] {
   const text = stdout.trim();

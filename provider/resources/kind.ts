@@ -132,11 +132,6 @@ function connectionChanged(olds: Record<string, unknown>, news: Record<string, u
   return !sameValue(olds.connection, news.connection);
 }
 
-/** The host address a connection points at (for replacement decisions and messages). */
-export function connectionHost(inputs: BaseInputs): unknown {
-  return inputs.connection?.host;
-}
-
 /**
  * Runs the steps of a create so that a failure part-way undoes what the
  * earlier steps did, newest first, before the error goes on to the engine.

@@ -175,13 +175,6 @@ export function parseAddress(
   return { address: addr.toString(), family: addr.kind() === "ipv4" ? "inet" : "inet6" };
 }
 
-/** True when `address` lies inside the subnet of `iface` (an interface address). */
-export function inSubnet(address: string, iface: InterfaceAddress): boolean {
-  const a = ipaddr.parse(address);
-  const net = ipaddr.parse(iface.address);
-  return a.kind() === net.kind() && a.match(net, iface.prefixLength);
-}
-
 /** The smallest and largest MTU we accept: IPv4's minimum, and the kernel's jumbo limit. */
 export const MTU_RANGE = { min: 68, max: 65535 } as const;
 

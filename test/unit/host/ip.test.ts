@@ -6,7 +6,6 @@ import {
   inNamespace,
   ipArgv,
   isLinkAbsent,
-  isNamespaceAbsent,
   isUp,
   parseJsonList,
   planAddressChanges,
@@ -223,25 +222,5 @@ describe("isLinkAbsent", () => {
     ]),
   )("tells %s", (_label, { stderr, absent }) => {
     expect(isLinkAbsent(stderr)).toBe(absent);
-  });
-});
-
-describe("isNamespaceAbsent", () => {
-  it.each(
-    labelled([
-      {
-        label: "a namespace that cannot be opened",
-        stderr: 'Cannot open network namespace "blue": No such file or directory\n',
-        absent: true,
-      },
-      {
-        label: "a delete of a namespace already gone",
-        stderr: 'Cannot remove namespace file "/run/netns/blue": No such file or directory\n',
-        absent: true,
-      },
-      { label: "a busy namespace", stderr: "Device or resource busy\n", absent: false },
-    ]),
-  )("tells %s", (_label, { stderr, absent }) => {
-    expect(isNamespaceAbsent(stderr)).toBe(absent);
   });
 });

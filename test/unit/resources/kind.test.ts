@@ -2,7 +2,6 @@ import { describe, expect, it } from "vitest";
 import {
   autoName,
   checkConnection,
-  connectionHost,
   containsUnknown,
   diffFields,
   sameValue,
@@ -139,13 +138,6 @@ describe("checkConnection", () => {
     const c = new Checker();
     checkConnection(c, { host: "10.1.0.2", port: 0 });
     expect(c.failures.map((f) => f.property)).toEqual(["connection.port"]);
-  });
-});
-
-describe("connectionHost", () => {
-  it("reads the host a connection points at", () => {
-    expect(connectionHost({ connection: { ...CONNECTION } })).toBe("10.1.0.2");
-    expect(connectionHost({})).toBeUndefined();
   });
 });
 

@@ -5,7 +5,6 @@ import {
   UNKNOWN,
   checkAddresses,
   formatAddress,
-  inSubnet,
   interfaceNameProblem,
   isUnknown,
   mtuProblem,
@@ -327,19 +326,6 @@ describe("parseAddress", () => {
     ]),
   )("rejects %s", (_label, { input, match }) => {
     expect(parseAddress(input)).toMatch(match);
-  });
-});
-
-describe("inSubnet", () => {
-  const iface = { address: "10.0.0.1", prefixLength: 24, family: "inet" } as const;
-  it.each(
-    labelled([
-      { label: "an address in the subnet", address: "10.0.0.254", inside: true },
-      { label: "an address outside it", address: "10.0.1.1", inside: false },
-      { label: "an address of the other family", address: "fd00::1", inside: false },
-    ]),
-  )("tells %s", (_label, { address, inside }) => {
-    expect(inSubnet(address, iface)).toBe(inside);
   });
 });
 
