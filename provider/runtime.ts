@@ -7,7 +7,7 @@
 
 import type * as dynamic from "@pulumi/pulumi/dynamic";
 import { ValidationError } from "./errors";
-import { hostFor, type Host } from "./transport";
+import { hostFor, hostKeyFingerprintOf, type Host } from "./transport";
 import { type Connection, connectionKey, resolveConnection } from "./transport/connection";
 import { type HostReader, liveReader, snapshotReader } from "./host/reader";
 import { SnapshotCache, readHostSnapshot } from "./host/snapshot";
@@ -135,6 +135,14 @@ async function mutating<T>(props: BaseInputs, change: (host: Host) => Promise<T>
   }
 }
 
+/**
+ * Outputs with the fingerprint of the key the host presented: when no
+ * `hostKey` is pinned, this is what a user checks and then pins.
+ */
+async function withFingerprint(props: BaseInputs, outs: object): Promise<object> {
+  return { ...outs, hostKeyFingerprint: await hostKeyFingerprintOf(connectionOf(props)) };
+}
+
 /** The dynamic provider for one kind, as the engine's dynamic-provider process calls it. */
 export function handler(name: KindName): dynamic.ResourceProvider {
   const kind = kinds[name] as unknown as Kind<BaseInputs, BaseInputs>;
@@ -157,18 +165,18 @@ export function handler(name: KindName): dynamic.ResourceProvider {
       const { id, outs } = await mutating(inputs, (host) =>
         kind.create(host, withoutProvider(inputs)),
       );
-      return { id, outs: plain(outs) };
+      return { id, outs: plain(await withFingerprint(inputs, outs)) };
     },
     async read(id, props) {
       const outs = await kind.read(await readerFor(name, props), id, withoutProvider(props));
       // No id: the object is gone, and the engine drops it from state so `up` recreates it.
-      return outs ? { id, props: plain(outs) } : {};
+      return outs ? { id, props: plain(await withFingerprint(props, outs)) } : {};
     },
     async update(id, olds, news) {
       const outs = await mutating(news, (host) =>
         kind.update(host, id, withoutProvider(olds), withoutProvider(news)),
       );
-      return { outs: plain(outs) };
+      return { outs: plain(await withFingerprint(news, outs)) };
     },
     async delete(id, props) {
       await mutating(props, (host) => kind.delete(host, id, withoutProvider(props)));

@@ -49,6 +49,12 @@ export function providerSource(kind: KindName): string {
  * whose stored connection is always a secret output.
  */
 export abstract class LinuxnetResource extends pulumi.CustomResource {
+  /**
+   * The fingerprint (`SHA256:...`) of the key the host presented. With no
+   * `hostKey` pinned, any key is accepted: check this one and pin it.
+   */
+  declare readonly hostKeyFingerprint: pulumi.Output<string>;
+
   protected constructor(
     kind: KindName,
     name: string,
@@ -58,7 +64,7 @@ export abstract class LinuxnetResource extends pulumi.CustomResource {
     super(
       `pulumi-nodejs:dynamic/linuxnet:${kind}`,
       name,
-      { ...props, __provider: providerSource(kind) },
+      { ...props, hostKeyFingerprint: undefined, __provider: providerSource(kind) },
       withSecretConnection(opts),
     );
   }

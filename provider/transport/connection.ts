@@ -27,7 +27,8 @@ export interface ConnectionArgs {
    * The host's public key (`ssh-ed25519 AAAA...`) or its fingerprint
    * (`SHA256:...`). When set, any other key is refused, with both
    * fingerprints in the error. When unset, any key is accepted (as `ssh -o
-   * StrictHostKeyChecking=no` would): pin it for any host you do not control.
+   * StrictHostKeyChecking=no` would) and every resource reports the one it
+   * saw as its `hostKeyFingerprint` output: check it, then pin it.
    */
   hostKey?: Input<string>;
   /** One jump host to connect through. */

@@ -185,6 +185,14 @@ async function runOnFreshConnection(connection: Connection, line: string, stdin?
   }
 }
 
+/**
+ * The fingerprint (`SHA256:...`) of the key the host presented on the pooled
+ * connection: what to pin as `hostKey` when none is pinned yet.
+ */
+export async function hostKeyFingerprintOf(connection: Connection): Promise<string> {
+  return (await sessionFor(connection)).hostKeyFingerprint;
+}
+
 /** Closes every pooled connection (tests, and the end of a benchmark run). */
 export async function closeAllSessions(): Promise<void> {
   const all = [...sessions.values()];

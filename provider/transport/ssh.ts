@@ -154,6 +154,8 @@ export class HostSession {
   private constructor(
     readonly connection: Connection,
     private readonly client: Client,
+    /** The fingerprint of the key the host presented (`SHA256:...`), pinned or not. */
+    readonly hostKeyFingerprint: string,
     private readonly jump?: Client,
   ) {
     client.on("close", () => this.lose(new Error("the connection closed")));
@@ -170,12 +172,12 @@ export class HostSession {
     let jump: Client | undefined;
     let sock: Duplex | undefined;
     if (connection.proxy) {
-      jump = await dial(connection.proxy);
+      jump = (await dial(connection.proxy)).client;
       sock = await forward(jump, connection);
     }
     try {
-      const client = await dial(connection, sock);
-      return new HostSession(connection, client, jump);
+      const { client, fingerprint } = await dial(connection, sock);
+      return new HostSession(connection, client, fingerprint, jump);
     } catch (e) {
       jump?.end();
       throw e;
@@ -301,7 +303,7 @@ export class HostSession {
 }
 
 /** Dials one host, retrying refused or unreachable attempts with backoff until its dial deadline. */
-async function dial(connection: Connection, sock?: Duplex): Promise<Client> {
+async function dial(connection: Connection, sock?: Duplex): Promise<Dialled> {
   const deadline = Date.now() + connection.dialTimeoutMs;
   let pause = BACKOFF_MIN_MS;
   for (;;) {
@@ -329,11 +331,18 @@ async function dial(connection: Connection, sock?: Duplex): Promise<Client> {
   }
 }
 
-function dialOnce(connection: Connection, sock?: Duplex): Promise<Client> {
+/** A connection that is up, and the fingerprint of the key its host presented. */
+interface Dialled {
+  readonly client: Client;
+  readonly fingerprint: string;
+}
+
+function dialOnce(connection: Connection, sock?: Duplex): Promise<Dialled> {
   const where = `${connection.host}:${connection.port}`;
   return new Promise((resolve, reject) => {
     const client = new Client();
     let hostKeyMismatch: string | undefined;
+    let fingerprint = "";
     const config: ConnectConfig = {
       host: connection.host,
       port: connection.port,
@@ -342,8 +351,9 @@ function dialOnce(connection: Connection, sock?: Duplex): Promise<Client> {
       keepaliveInterval: 5_000,
       keepaliveCountMax: 3,
       hostVerifier: (key: Buffer) => {
-        if (!connection.hostKey) return true;
         const seen = fingerprintOf(key);
+        fingerprint = seen;
+        if (!connection.hostKey) return true;
         const pinned = pinnedFingerprint(connection.hostKey);
         if (seen === pinned) return true;
         hostKeyMismatch = `host key mismatch: the server offered ${seen}, the pinned key is ${pinned}; refusing to connect`;
@@ -365,7 +375,7 @@ function dialOnce(connection: Connection, sock?: Duplex): Promise<Client> {
     client.once("ready", () => {
       settled = true;
       transportStats.connections++;
-      resolve(client);
+      resolve({ client, fingerprint });
     });
     client.on("error", (err: Error & { level?: string; code?: string }) => {
       if (settled) return;

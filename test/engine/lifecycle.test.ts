@@ -98,6 +98,15 @@ describe("the lab stack on the real engine", () => {
     );
     expect((await h1.exec(["cat", "/proc/sys/net/ipv4/ip_forward"])).stdout.trim()).toBe("1");
 
+    // Every resource reports the key the host presented: the one to pin.
+    const resources = (await test.stack.exportStack()).deployment.resources as {
+      type: string;
+      outputs?: { hostKeyFingerprint?: string };
+    }[];
+    const ours = resources.filter((r) => r.type.startsWith("pulumi-nodejs:dynamic/linuxnet:"));
+    expect(ours).toHaveLength(8);
+    for (const r of ours) expect(r.outputs?.hostKeyFingerprint).toBe(h1.hostKeyFingerprint);
+
     expect(await ping("ns-blue", "10.0.0.2")).toBe(0); // blue -> green over the bridge
     expect(await ping("ns-blue", upstream.address)).toBe(0); // blue -> upstream through NAT
   });

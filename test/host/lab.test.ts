@@ -508,6 +508,7 @@ describe("the lab command line", () => {
     expect(status.stdout).toMatch(/^up +10\.213\.\d+\.12 +up$/m);
 
     const text = await cli("up", "--id", ID, "--hosts", "h1");
+    expect(text.exitCode, `lab up again failed: ${text.stderr}`).toBe(0);
     expect(text.stdout).toContain(
       `ssh -i ${keyPath} -o UserKnownHostsFile=${desc.knownHostsPath} root@${desc.hosts[0].address}`,
     );
