@@ -9,7 +9,8 @@ import type { ConnectionArgs } from "../transport/connection";
 import { LinuxnetResource, connectionInput } from "./program";
 import { CommandError } from "../errors";
 import type { Host } from "../transport";
-import { ipArgv, parseJsonList } from "../host/ip";
+import { liveReader } from "../host/reader";
+import { ipArgv } from "../host/ip";
 import {
   type BaseInputs,
   type Kind,
@@ -119,26 +120,15 @@ export function findRoute(routes: readonly RouteState[], r: RouteInputs): RouteS
   return routes.find((x) => (x.metric ?? 0) === want);
 }
 
+/** Our route as the host has it now, asked of the host itself (not a snapshot). */
 async function readRoute(host: Host, r: RouteInputs): Promise<RouteState | undefined> {
-  // Without -6, `ip route show` lists IPv4 routes only.
-  const argv = ipArgv(
+  const routes = await liveReader(host).routes(
     r.namespace,
-    ...(isIpv6(r) ? ["-6"] : []),
-    "-json",
-    "route",
-    "show",
-    "to",
-    "exact",
     r.destination,
-    "table",
     r.table ?? "main",
+    isIpv6(r),
   );
-  const res = await host.run(argv);
-  if (res.exitCode !== 0) {
-    if (/Cannot open network namespace/.test(res.stderr)) return undefined;
-    await host.runOk(argv);
-  }
-  return findRoute(parseJsonList<RouteState>(res.stdout), r);
+  return routes && findRoute(routes, r);
 }
 
 /** The Route kind. */
