@@ -6,7 +6,7 @@
  */
 
 import type * as dynamic from "@pulumi/pulumi/dynamic";
-import { ValidationError } from "./errors";
+import { TransportError, ValidationError } from "./errors";
 import { hostFor, hostKeyFingerprintOf, type Host } from "./transport";
 import { type Connection, connectionKey, resolveConnection } from "./transport/connection";
 import { type HostReader, liveReader, snapshotReader } from "./host/reader";
@@ -143,6 +143,30 @@ async function withFingerprint(props: BaseInputs, outs: object): Promise<object>
   return { ...outs, hostKeyFingerprint: await hostKeyFingerprintOf(connectionOf(props)) };
 }
 
+/** Marks the outputs of a create that a broken connection cut off. */
+const INCOMPLETE = "incomplete";
+
+/**
+ * A create whose connection broke may have run on the host, in part or in
+ * full, with its answer lost: recorded as nothing, it would leave an object
+ * no stack owns, and the next `up` would trip over it ("File exists"). So
+ * such a failure carries the id and the inputs, and the engine records the
+ * resource as created with an initialization error; the next `up` updates
+ * it, and `update` deletes what may be there and creates it again under the
+ * same id. Other failures leave nothing on the host (create undoes its own
+ * steps), so they are passed on as they are.
+ */
+function interrupted(e: unknown, id: string, props: BaseInputs): unknown {
+  if (!(e instanceof TransportError) || e.level !== "protocol") return e;
+  // A new error for each create: one lost connection fails many commands with the same error object.
+  return Object.assign(new Error(e.message, { cause: e }), {
+    name: e.name,
+    id,
+    properties: plain({ ...props, [INCOMPLETE]: true }),
+    reasons: [e.message],
+  });
+}
+
 /** The dynamic provider for one kind, as the engine's dynamic-provider process calls it. */
 export function handler(name: KindName): dynamic.ResourceProvider {
   const kind = kinds[name] as unknown as Kind<BaseInputs, BaseInputs>;
@@ -159,13 +183,20 @@ export function handler(name: KindName): dynamic.ResourceProvider {
       return { inputs, failures };
     },
     async diff(_id, olds, news) {
-      return kind.diff(olds, news);
+      const diff = kind.diff(olds, news);
+      // A create cut off by a broken connection is finished by an update (see `interrupted`).
+      return olds[INCOMPLETE] ? { ...diff, changes: true } : diff;
     },
     async create(inputs) {
-      const { id, outs } = await mutating(inputs, (host) =>
-        kind.create(host, withoutProvider(inputs)),
-      );
-      return { id, outs: plain(await withFingerprint(inputs, outs)) };
+      const props = withoutProvider(inputs);
+      const id = kind.idOf(props);
+      try {
+        const outs = await mutating(inputs, (host) => kind.create(host, props, id));
+        return { id, outs: plain(await withFingerprint(inputs, outs)) };
+      } catch (e) {
+        // The engine's own key travels too: without it, the next operation cannot load the provider.
+        throw interrupted(e, id, inputs);
+      }
     },
     async read(id, props) {
       const outs = await kind.read(await readerFor(name, props), id, withoutProvider(props));
@@ -173,9 +204,15 @@ export function handler(name: KindName): dynamic.ResourceProvider {
       return outs ? { id, props: plain(await withFingerprint(props, outs)) } : {};
     },
     async update(id, olds, news) {
-      const outs = await mutating(news, (host) =>
-        kind.update(host, id, withoutProvider(olds), withoutProvider(news)),
-      );
+      const outs = await mutating(news, async (host) => {
+        if ((olds as { [INCOMPLETE]?: boolean })[INCOMPLETE]) {
+          // A create cut off by a broken connection: whatever part of it reached the host goes,
+          // and the create runs again under the same id.
+          await kind.delete(host, id, withoutProvider(olds));
+          return kind.create(host, withoutProvider(news), id);
+        }
+        return kind.update(host, id, withoutProvider(olds), withoutProvider(news));
+      });
       return { outs: plain(await withFingerprint(news, outs)) };
     },
     async delete(id, props) {

@@ -175,6 +175,8 @@ export const bridgeKind: Kind<BridgeInputs, BridgeOutputs> = {
     );
   },
 
+  idOf: (inputs) => linkId(inputs.namespace, inputs.name),
+
   async create(host, inputs) {
     return transactional(async (undo) => {
       // One round trip: add, announce, settings, the forwarding rule, and the read-back.
@@ -211,7 +213,7 @@ export const bridgeKind: Kind<BridgeInputs, BridgeOutputs> = {
           `on ${host.name}: "${inputs.name}" was created but reads back as ${seen ? `a ${seen.kind ?? "plain"} link` : "absent"}`,
         );
       }
-      return { id: linkId(inputs.namespace, inputs.name), outs: inputs };
+      return inputs;
     });
   },
 

@@ -137,9 +137,11 @@ export const connectivityKind: Kind<ConnectivityInputs, ConnectivityOutputs> = {
     return { changes: changed || olds.healthy === false, replaces: [], deleteBeforeReplace: false };
   },
 
+  idOf: () => `check-${randomBytes(4).toString("hex")}`,
+
   async create(host, inputs) {
     const outs = await assertHealthy(host, inputs);
-    return { id: `check-${randomBytes(4).toString("hex")}`, outs };
+    return outs;
   },
 
   async read(host, _id, props) {

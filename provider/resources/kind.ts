@@ -50,7 +50,9 @@ export interface DiffOutcome {
 export interface Kind<I extends BaseInputs, O extends BaseInputs> {
   check(olds: Partial<I> | undefined, news: I): CheckOutcome<I>;
   diff(olds: O, news: I): DiffOutcome;
-  create(host: Host, inputs: I): Promise<{ id: string; outs: O }>;
+  /** The id a create of these inputs makes (a name, or a fresh random id). */
+  idOf(inputs: I): string;
+  create(host: Host, inputs: I, id: string): Promise<O>;
   read(reader: HostReader, id: string, props: O): Promise<O | undefined>;
   update(host: Host, id: string, olds: O, news: I): Promise<O>;
   delete(host: Host, id: string, props: O): Promise<void>;

@@ -86,6 +86,8 @@ export const namespaceKind: Kind<NamespaceInputs, NamespaceOutputs> = {
     );
   },
 
+  idOf: (inputs) => inputs.name,
+
   async create(host, inputs) {
     // One round trip: mkdir, add, lo up.
     const steps = planNamespaceCreate(inputs);
@@ -106,7 +108,7 @@ export const namespaceKind: Kind<NamespaceInputs, NamespaceOutputs> = {
       if (added) await host.run(planNamespaceDelete(inputs.name));
       throw e;
     }
-    return { id: inputs.name, outs: inputs };
+    return inputs;
   },
 
   async read(reader, _id, props) {

@@ -140,8 +140,9 @@ export const natKind: Kind<NatInputs, NatOutputs> = {
     );
   },
 
-  async create(host, inputs) {
-    const id = `nat-${randomBytes(4).toString("hex")}`;
+  idOf: () => `nat-${randomBytes(4).toString("hex")}`,
+
+  async create(host, inputs, id) {
     return withLock(forwardingLockKey(host.name, inputs.namespace), () =>
       transactional(async (undo) => {
         const ns = inputs.namespace;
@@ -176,7 +177,7 @@ export const natKind: Kind<NatInputs, NatOutputs> = {
             `on ${host.name}: the NAT rule ${tag} was appended but does not read back`,
           );
         }
-        return { id, outs: { ...inputs, tag, forwardingBefore } };
+        return { ...inputs, tag, forwardingBefore };
       }),
     );
   },

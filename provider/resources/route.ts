@@ -207,6 +207,9 @@ export const routeKind: Kind<RouteInputs, RouteOutputs> = {
     );
   },
 
+  idOf: (r) =>
+    `${r.namespace ?? ""}/${r.table ?? "main"}/${r.destination}/${r.metric ?? defaultMetric(r)}`,
+
   async create(host, inputs) {
     return transactional(async (undo) => {
       const add = planRouteAdd(inputs);
@@ -222,8 +225,7 @@ export const routeKind: Kind<RouteInputs, RouteOutputs> = {
           `on ${host.name}: the route to ${inputs.destination} was added but does not read back`,
         );
       }
-      const id = `${inputs.namespace ?? ""}/${inputs.table ?? "main"}/${inputs.destination}/${inputs.metric ?? defaultMetric(inputs)}`;
-      return { id, outs: inputs };
+      return inputs;
     });
   },
 

@@ -207,6 +207,8 @@ export const vethKind: Kind<VethInputs, VethOutputs> = {
     return { ...result, replaces };
   },
 
+  idOf: ({ a, b }) => `${linkId(a.namespace, a.name)}~${linkId(b.namespace, b.name)}`,
+
   async create(host, inputs) {
     const { a, b } = inputs;
     return transactional(async (undo) => {
@@ -241,7 +243,7 @@ export const vethKind: Kind<VethInputs, VethOutputs> = {
           );
         }
       }
-      return { id: `${linkId(a.namespace, a.name)}~${linkId(b.namespace, b.name)}`, outs: inputs };
+      return inputs;
     });
   },
 

@@ -64,7 +64,8 @@ function errorLines(text: string): string[] {
       text
         .split("\n")
         .map((l) => l.trim())
-        .filter((l) => /^error: /.test(l)),
+        // The engine lists the reasons of a resource that failed to initialize as "* ..." lines.
+        .filter((l) => /^error: /.test(l) || /^\* /.test(l)),
     ),
   ];
 }
@@ -231,7 +232,7 @@ describe("the transport under the real engine", () => {
       // none is a framing or channel error.
       const resourceErrors = errorLines(text).filter(
         (l) =>
-          !/update failed|one or more errors/i.test(l) &&
+          !/update failed|one or more errors|^error: \d+ errors? occurred:$/i.test(l) &&
           // What ending a hung provider process (above) makes the engine say.
           !(hung && /error reading from server/.test(l)),
       );

@@ -76,6 +76,21 @@ describe("handler", () => {
     },
   );
 
+  it.each(labelled(names.map((kind) => ({ label: kind, kind }))))(
+    "asks for an update of a %s whose create a broken connection cut off",
+    async (_label, { kind }) => {
+      const checked = (
+        await handler(kind).check!(
+          {},
+          { connection: { ...CONNECTION }, resourceName: "r", ...valid[kind] },
+        )
+      ).inputs;
+      const diff = await handler(kind).diff!("id", { ...checked, incomplete: true }, checked);
+      expect(diff.changes).toBe(true);
+      expect(diff.replaces ?? []).toEqual([]);
+    },
+  );
+
   it("opened no SSH connection, channel or command", () => {
     expect(transportStats).toEqual({ connections: 0, channels: 0, commands: 0 });
   });
