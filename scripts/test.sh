@@ -9,8 +9,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # shellcheck source=setup.sh
 . scripts/setup.sh
 
-echo "== lint and format"
-npx eslint . && npx prettier --check . || exit 1
+echo "== lint, format and type-check (the tests too: vitest runs them without checking types)"
+npx eslint . && npx prettier --check . && npx tsc -p tsconfig.test.json || exit 1
 
 rm -rf test-results && mkdir -p test-results
 status=0

@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Lab, type LabHost, startLab } from "../../lab/labhost";
 import { type Host, closeAllSessions, hostFor } from "../../provider/transport";
 import { resolveConnection } from "../../provider/transport/connection";
+import { liveReader } from "../../provider/host/reader";
 import {
   type DoctorReport,
   type DoctorRequest,
@@ -506,12 +507,17 @@ describe("ConnectivityCheck against the lab host", () => {
 
   it("creates on a working path, reports a broken one as drift, and fails up until it is fixed", async () => {
     await resetHealthy();
-    const { id, outs } = await connectivityKind.create(host, inputs());
+    const id = connectivityKind.idOf(inputs());
+    const outs = await connectivityKind.create(host, inputs(), id);
     expect(outs.healthy).toBe(true);
     expect(outs.summary).toMatch(/healthy/);
 
     await sh(["ip", "link", "set", "br0", "down"]);
-    const refreshed = (await connectivityKind.read(host, id, outs)) as ConnectivityOutputs;
+    const refreshed = (await connectivityKind.read(
+      liveReader(host),
+      id,
+      outs,
+    )) as ConnectivityOutputs;
     expect(refreshed.healthy).toBe(false);
     expect(refreshed.firstFailure).toBe("bridge.up");
     expect(refreshed.summary).toMatch(/ip link set dev br0 up/);
@@ -519,7 +525,9 @@ describe("ConnectivityCheck against the lab host", () => {
     await expect(connectivityKind.update(host, id, refreshed, inputs())).rejects.toThrow(
       /✗ bridge\.up/,
     );
-    await expect(connectivityKind.create(host, inputs())).rejects.toThrow(/BROKEN at bridge\.up/);
+    await expect(connectivityKind.create(host, inputs(), id)).rejects.toThrow(
+      /BROKEN at bridge\.up/,
+    );
 
     await sh(["ip", "link", "set", "br0", "up"]);
     const again = await connectivityKind.update(host, id, refreshed, inputs());

@@ -9,7 +9,7 @@
 
 import { readFileSync } from "node:fs";
 import * as path from "node:path";
-import type { Host } from "../../../provider/transport";
+import { type Host, hostFromRun } from "../../../provider/transport";
 import { quoteArgv } from "../../../provider/transport/quote";
 import type { World } from "../../../provider/doctor/world";
 import { parseLinks, parseNamespaceNames, parseNsids } from "../../../provider/doctor/world";
@@ -35,16 +35,7 @@ export function replayHost(name: string): Host & { asked: string[] } {
     if (!r) throw new Error(`not in the recording ${name}: ${key}`);
     return r;
   };
-  return {
-    name: rec.host,
-    asked,
-    run,
-    async runOk(argv) {
-      const r = await run(argv);
-      if (r.exitCode !== 0) throw new Error(`exit ${r.exitCode}: ${r.stderr}`);
-      return r;
-    },
-  };
+  return { ...hostFromRun(rec.host, run), asked };
 }
 
 /** The world (every namespace's links) of a recording, parsed without the reader. */
