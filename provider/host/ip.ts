@@ -55,44 +55,6 @@ export function isUp(link: LinkState): boolean {
   return link.flags.includes("UP");
 }
 
-/**
- * Reads one link with its details, or undefined when it (or its namespace)
- * is absent. Equivalent to: `ip [-n NS] -json -details link show dev NAME`
- */
-export async function readLink(
-  host: Host,
-  namespace: string | undefined,
-  name: string,
-): Promise<LinkState | undefined> {
-  const argv = ipArgv(namespace, "-json", "-details", "link", "show", "dev", name);
-  const r = await host.run(argv);
-  if (r.exitCode !== 0) {
-    if (isLinkAbsent(r.stderr)) return undefined;
-    await host.runOk(argv); // throws with the kernel's words
-  }
-  return parseJsonList<LinkState>(r.stdout)[0];
-}
-
-/**
- * The addresses a link carries that someone configured: link-local IPv6
- * addresses, which the kernel adds by itself, are left out.
- * Equivalent to: `ip [-n NS] -json addr show dev NAME`
- */
-export async function readAddresses(
-  host: Host,
-  namespace: string | undefined,
-  name: string,
-): Promise<string[] | undefined> {
-  const r = await host.run(ipArgv(namespace, "-json", "addr", "show", "dev", name));
-  if (r.exitCode !== 0) {
-    if (isLinkAbsent(r.stderr)) return undefined;
-    await host.runOk(ipArgv(namespace, "-json", "addr", "show", "dev", name));
-  }
-  return configuredAddresses(
-    parseJsonList<{ addr_info?: AddrState[] }>(r.stdout)[0]?.addr_info ?? [],
-  );
-}
-
 /** Addresses as `a.b.c.d/len`, without the kernel's own IPv6 link-local ones. */
 export function configuredAddresses(info: readonly AddrState[]): string[] {
   return info

@@ -23,8 +23,6 @@ import {
   isUp,
   listNamespaces,
   parseJsonList,
-  readAddresses,
-  readLink,
 } from "./ip";
 import { type TaggedRule, iptablesArgv, parseTaggedRules, readTaggedRules } from "./iptables";
 import {
@@ -103,6 +101,20 @@ export function linkFacts(link: LinkState, addresses: readonly AddrState[]): Lin
   };
 }
 
+/**
+ * The one command that reads a link's details and its addresses together.
+ * Equivalent to: `ip [-n NS] -json -details addr show dev NAME`
+ */
+export function linkDetailsArgv(namespace: string | undefined, name: string): string[] {
+  return ipArgv(namespace, "-json", "-details", "addr", "show", "dev", name);
+}
+
+/** A link's facts from {@link linkDetailsArgv}'s output; undefined when it printed none. */
+export function parseLinkDetails(stdout: string): LinkFacts | undefined {
+  const link = parseJsonList<LinkState & { addr_info?: AddrState[] }>(stdout)[0];
+  return link && linkFacts(link, link.addr_info ?? []);
+}
+
 const NAMESPACE_GONE = /Cannot open network namespace/;
 const namespaceGone = (stderr: string) => NAMESPACE_GONE.test(stderr);
 
@@ -137,11 +149,13 @@ export function liveReader(host: Host): HostReader {
     runStepsOk: (steps) => host.runStepsOk(steps),
 
     async link(namespace, name) {
-      const link = await readLink(host, namespace, name);
-      if (!link) return undefined;
-      const addresses = (await readAddresses(host, namespace, name)) ?? [];
-      // The addresses come already filtered: keep them as they are.
-      return { ...linkFacts(link, []), addresses };
+      const argv = linkDetailsArgv(namespace, name);
+      const r = await host.run(argv);
+      if (r.exitCode !== 0) {
+        if (isLinkAbsent(r.stderr)) return undefined;
+        await host.runOk(argv); // throws with the kernel's words
+      }
+      return parseLinkDetails(r.stdout);
     },
 
     namespaces: () => listNamespaces(host),

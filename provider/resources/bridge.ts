@@ -11,6 +11,7 @@ import { LinuxnetResource, connectionInput } from "./program";
 import { CommandError } from "../errors";
 import type { Host } from "../transport";
 import { ipArgv } from "../host/ip";
+import { linkDetailsArgv, parseLinkDetails } from "../host/reader";
 import { deleteTaggedRules, iptablesArgv, hasTag } from "../host/iptables";
 import type { HostReader } from "../host/reader";
 import {
@@ -30,8 +31,6 @@ import {
   planArpNotify,
   stableMac,
   observeLink,
-  observeLinkArgv,
-  parseObservedLink,
   planLinkChanges,
   runPlan,
 } from "./link";
@@ -186,7 +185,7 @@ export const bridgeKind: Kind<BridgeInputs, BridgeOutputs> = {
         planArpNotify(inputs.namespace, inputs.name),
         ...planLinkChanges(inputs.namespace, inputs.name, FRESH_LINK, settings(inputs)),
         ...rule,
-        observeLinkArgv(inputs.namespace, inputs.name),
+        linkDetailsArgv(inputs.namespace, inputs.name),
       ];
       const results = await host.runSteps(steps);
       if (results[0]?.exitCode === 0) {
@@ -207,7 +206,7 @@ export const bridgeKind: Kind<BridgeInputs, BridgeOutputs> = {
           ? `${stderr.trim()}: bridge "${inputs.name}" already exists and is not managed by this stack`
           : `${stderr.trim()}: "${inputs.name}" already exists but is not a bridge (it is a ${existing?.kind ?? "plain"} link)`;
       });
-      const seen = parseObservedLink(results[results.length - 1]!.stdout);
+      const seen = parseLinkDetails(results[results.length - 1]!.stdout);
       if (seen?.kind !== "bridge") {
         throw new Error(
           `on ${host.name}: "${inputs.name}" was created but reads back as ${seen ? `a ${seen.kind ?? "plain"} link` : "absent"}`,

@@ -6,17 +6,8 @@
 
 import { createHash } from "node:crypto";
 import type { Host } from "../transport";
-import {
-  type AddrState,
-  type LinkState,
-  configuredAddresses,
-  inNamespace,
-  ipArgv,
-  isLinkAbsent,
-  isUp,
-  parseJsonList,
-  planAddressChanges,
-} from "../host/ip";
+import { inNamespace, ipArgv, planAddressChanges } from "../host/ip";
+import { type LinkFacts, liveReader } from "../host/reader";
 
 /** The settings of one link that a resource manages. */
 export interface LinkSettings {
@@ -29,45 +20,15 @@ export interface LinkSettings {
 }
 
 /** A link as found on the host: its kind and its settings. */
-export interface ObservedLink extends LinkSettings {
-  readonly kind?: string;
-  readonly mtu: number;
-}
-
-/**
- * The command that reads a link's details and addresses together.
- * Equivalent to: `ip [-n NS] -json -details addr show dev NAME`
- */
-export function observeLinkArgv(namespace: string | undefined, name: string): string[] {
-  return ipArgv(namespace, "-json", "-details", "addr", "show", "dev", name);
-}
-
-/** A link's kind and settings from {@link observeLinkArgv}'s output. */
-export function parseObservedLink(stdout: string): ObservedLink | undefined {
-  const link = parseJsonList<LinkState & { addr_info?: AddrState[] }>(stdout)[0];
-  if (!link) return undefined;
-  return {
-    kind: link.linkinfo?.info_kind,
-    addresses: configuredAddresses(link.addr_info ?? []),
-    up: isUp(link),
-    mtu: link.mtu,
-    bridge: link.master,
-  };
-}
+export type ObservedLink = LinkFacts;
 
 /** Reads a link's kind and settings in one command, or undefined when it (or its namespace) is gone. */
-export async function observeLink(
+export function observeLink(
   host: Host,
   namespace: string | undefined,
   name: string,
 ): Promise<ObservedLink | undefined> {
-  const argv = observeLinkArgv(namespace, name);
-  const r = await host.run(argv);
-  if (r.exitCode !== 0) {
-    if (isLinkAbsent(r.stderr)) return undefined;
-    await host.runOk(argv); // throws with the kernel's words
-  }
-  return parseObservedLink(r.stdout);
+  return liveReader(host).link(namespace, name);
 }
 
 /**

@@ -8,6 +8,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type { ConnectionArgs } from "../transport/connection";
 import { LinuxnetResource, connectionInput } from "./program";
 import { deleteLink, linkId } from "./bridge";
+import { linkDetailsArgv, parseLinkDetails } from "../host/reader";
 import {
   type BaseInputs,
   type Kind,
@@ -23,8 +24,6 @@ import {
   FRESH_LINK,
   type LinkSettings,
   managedView,
-  observeLinkArgv,
-  parseObservedLink,
   planArpNotify,
   stableMac,
   planLinkChanges,
@@ -221,8 +220,8 @@ export const vethKind: Kind<VethInputs, VethOutputs> = {
           planArpNotify(end.namespace, end.name),
           ...planLinkChanges(end.namespace, end.name, FRESH_LINK, endSettings(end, undefined)),
         ]),
-        observeLinkArgv(a.namespace, a.name),
-        observeLinkArgv(b.namespace, b.name),
+        linkDetailsArgv(a.namespace, a.name),
+        linkDetailsArgv(b.namespace, b.name),
       ];
       const results = await host.runSteps(steps);
       // Deleting one end deletes the pair.
@@ -232,7 +231,7 @@ export const vethKind: Kind<VethInputs, VethOutputs> = {
           ? `${stderr.trim()}: "${a.name}" or "${b.name}" already exists and is not managed by this stack`
           : undefined,
       );
-      const readBack = results.slice(-2).map((r) => parseObservedLink(r.stdout));
+      const readBack = results.slice(-2).map((r) => parseLinkDetails(r.stdout));
       for (const [end, label, seen] of [
         [a, "a", readBack[0]],
         [b, "b", readBack[1]],

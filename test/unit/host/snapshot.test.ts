@@ -54,7 +54,35 @@ const M = "linuxnet-snapshot-0123456789abcdef";
 /** The snapshot's output (fixture below). */
 const DUMP = capturedDump();
 /** The live reader's commands on the same host state, and what each printed (fixture below). */
-const LIVE = capturedLiveAnswers();
+const LIVE = withLinkDetails(capturedLiveAnswers());
+
+/**
+ * The live reader reads a link with `ip -json -details addr show dev X` since it was
+ * captured: that command prints the link's details (as `-details link show`) with its
+ * `addr_info` (as `addr show`), so its answer is the two captured answers put together.
+ */
+function withLinkDetails(answers: Record<string, CommandResult>): Record<string, CommandResult> {
+  const out = { ...answers };
+  for (const [key, linkAnswer] of Object.entries(answers)) {
+    const argv = JSON.parse(key) as string[];
+    const at = argv.indexOf("-details");
+    if (at < 0 || argv[at + 1] !== "link" || argv[at + 2] !== "show") continue;
+    const detailsArgv = [...argv.slice(0, at + 1), "addr", ...argv.slice(at + 2)];
+    const addrArgv = [...argv.slice(0, at), "addr", ...argv.slice(at + 2)];
+    const addrAnswer = answers[JSON.stringify(addrArgv)];
+    if (linkAnswer.exitCode !== 0 || !addrAnswer) {
+      out[JSON.stringify(detailsArgv)] = linkAnswer;
+      continue;
+    }
+    const [link] = JSON.parse(linkAnswer.stdout) as Record<string, unknown>[];
+    const [addr] = JSON.parse(addrAnswer.stdout) as { addr_info?: unknown[] }[];
+    out[JSON.stringify(detailsArgv)] = {
+      ...linkAnswer,
+      stdout: JSON.stringify([{ ...link, addr_info: addr?.addr_info ?? [] }]) + "\n",
+    };
+  }
+  return out;
+}
 /** The dump, with a namespace deleted between `ip netns list` and `ip netns exec` (its real words). */
 const VANISHED_DUMP = DUMP.replace(
   `${M} netns ns-green\n`,
