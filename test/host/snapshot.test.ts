@@ -106,8 +106,8 @@ describe("refresh of many resources on one host", () => {
     hostSnapshots.clear();
     const fromSnapshot = await Promise.all(made.map(refreshOne));
     const live = await commandsDuring(() => inParallel(made, 8, readLive));
-    // The live reads cost a few commands per resource: what the snapshot saves.
-    expect(live.commands).toBeGreaterThanOrEqual(2 * made.length);
+    // The live reads cost at least a command per resource: what the snapshot saves.
+    expect(live.commands).toBeGreaterThanOrEqual(made.length);
     expect(fromSnapshot).toEqual(live.result);
   });
 
