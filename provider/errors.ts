@@ -19,8 +19,12 @@ export interface ValidationFailure {
  * Its message lists every failure as `property: reason`.
  */
 export class ValidationError extends Error {
+  /** Always `"ValidationError"`: the kind survives where the class does not (a message, a log). */
   override readonly name = "ValidationError";
-  constructor(readonly failures: readonly ValidationFailure[]) {
+  constructor(
+    /** Every input that broke a rule, not only the first: one run shows them all. */
+    readonly failures: readonly ValidationFailure[],
+  ) {
     super(failures.map((f) => `${f.property}: ${f.reason}`).join("; "));
   }
 }
@@ -31,16 +35,22 @@ export class ValidationError extends Error {
  * Reads like: `running "ip link add br0 type bridge" on 10.1.0.2: exit 2: RTNETLINK answers: File exists`.
  */
 export class CommandError extends Error {
+  /** Always `"CommandError"`: the kind survives where the class does not (a message, a log). */
   override readonly name = "CommandError";
   /** The command line as it ran, quoted for a POSIX shell. */
   readonly command: string;
   /** The first line of the message, without stdout. */
   readonly shortMessage: string;
   constructor(
+    /** The host it ran on, as the connection names it: `"10.1.0.2"`. */
     readonly host: string,
+    /** The command as an argv list, before quoting: `["ip", "link", "add", ...]`. */
     readonly argv: readonly string[],
+    /** Its exit code: `2`. */
     readonly exitCode: number,
+    /** What it printed on standard output. */
     readonly stdout: string,
+    /** What it printed on standard error: the kernel's words, `RTNETLINK answers: File exists`. */
     readonly stderr: string,
   ) {
     const command = quoteArgv(argv);
@@ -63,9 +73,12 @@ export type TransportErrorLevel =
 
 /** An SSH connection that could not be made or was lost. */
 export class TransportError extends Error {
+  /** Always `"TransportError"`: the kind survives where the class does not (a message, a log). */
   override readonly name = "TransportError";
   constructor(
+    /** Why the connection failed, so callers can tell a wrong key from a host that is down. */
     readonly level: TransportErrorLevel,
+    /** The host it tried, as the connection names it: `"10.1.0.2"`. */
     readonly host: string,
     message: string,
     options?: { cause?: unknown },

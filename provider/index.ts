@@ -27,4 +27,10 @@ export {
   type ConnectivityCheckArgs,
   type CheckEndpoint,
 } from "./resources/connectivity";
+/**
+ * The doctor and the graph as a library, the engine of `linuxnet doctor` and
+ * `linuxnet graph` and of {@link ConnectivityCheck}: `diagnose` walks the
+ * path from A to B as the kernel would and says where it breaks;
+ * `topologyFromStack` and `readTopology` draw a network (`toMermaid`, `toSvg`).
+ */
 export * as doctor from "./doctor";

@@ -14,6 +14,7 @@ export interface Endpoint {
 
 /** What to check: can `from` reach `to` (on a port, for TCP)? */
 export interface DoctorRequest {
+  /** Where from: a namespace (the host's own when unset) and optionally the address to send from. */
   readonly from: Endpoint;
   /**
    * Where to. With only a namespace, its first global IPv4 address; with only
@@ -37,6 +38,7 @@ export interface DoctorCheck {
   readonly id: string;
   /** What holds when the check passes, with the concrete names: "br0 (host) is UP". */
   readonly title: string;
+  /** The verdict: `fail` is where the path breaks; every check after it is `skip`. */
   readonly status: CheckStatus;
   /** The namespace the check looked at: a name, or "host" for the host's own. */
   readonly where?: string;
@@ -68,11 +70,15 @@ export interface PathHop {
 export interface DoctorReport {
   /** The host (its address, as the connection names it). */
   readonly host: string;
+  /** The request as it was given. */
   readonly request: DoctorRequest;
   /** The source as resolved: its namespace and the address it sends from. */
   readonly source: Endpoint;
   /** The destination as resolved: its address, and its namespace when on this host. */
-  readonly destination: Endpoint & { readonly onHost: boolean };
+  readonly destination: Endpoint & {
+    /** True when the address is on this host (in one of its namespaces or its own), false when beyond it. */
+    readonly onHost: boolean;
+  };
   /** The path as the kernel would take it, as far as the walk got. */
   readonly path: PathHop[];
   /** Every check in path order; after the first failure the rest are `skip`. */

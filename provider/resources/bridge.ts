@@ -280,20 +280,46 @@ export async function deleteLink(
 
 /** Arguments of a {@link Bridge}. */
 export interface BridgeArgs {
-  /** The host; the stack's `linuxnet:*` config when omitted. */
+  /**
+   * The host to build on, `{ host: "10.1.0.2", privateKey: key }`; the stack's `linuxnet:*` config
+   * when omitted. A changed `host` replaces the bridge; any other change updates in place (see
+   * {@link ConnectionArgs}).
+   */
   connection?: pulumi.Input<ConnectionArgs>;
-  /** The bridge's name (at most 15 bytes); `<resource name>-<random>` when omitted. */
+  /**
+   * The bridge's interface name (at most 15 bytes, the kernel's limit;
+   * letters, digits, `_`, `.`, `-`): `"br0"`. When omitted,
+   * `<resource name>-<5 random hex digits>` cut to fit, kept across updates.
+   * Changing it replaces the bridge; a replacement that keeps the name
+   * deletes the old bridge first, since the kernel holds a name once.
+   */
   name?: pulumi.Input<string>;
-  /** The namespace it lives in (a router namespace); the host's own when omitted. */
+  /**
+   * The namespace it lives in (a router namespace): `blue.name`. The host's
+   * own when omitted. Changing it replaces the bridge: the kernel does not
+   * move a bridge between namespaces.
+   */
   namespace?: pulumi.Input<string>;
-  /** Addresses on the bridge, e.g. a gateway: `["10.0.0.254/24"]`. */
+  /**
+   * Addresses on the bridge, in CIDR form, IPv4 or IPv6: a gateway for the
+   * namespaces behind it, `["10.0.0.254/24"]`. None when omitted. Updates in
+   * place: only the added and removed addresses change.
+   */
   addresses?: pulumi.Input<pulumi.Input<string>[]>;
+  /**
+   * The bridge's MTU, 68 to 65535: `9000`. The kernel's choice when omitted
+   * (and then never reported as drift). Updates in place; removing it leaves
+   * the MTU as it is.
+   */
   mtu?: pulumi.Input<number>;
-  /** Administratively up; true. */
+  /** Administratively up (`ip link set up`); true when omitted. Updates in place: `false`. */
   up?: pulumi.Input<boolean>;
   /**
-   * Accept forwarding between the bridge's own ports (`FORWARD -i br -o br -j ACCEPT`),
-   * for hosts whose FORWARD policy is DROP (Docker leaves it so); false.
+   * Accept forwarding between the bridge's own ports (`FORWARD -i br -o br -j ACCEPT`,
+   * inserted first and tagged), for hosts whose FORWARD policy is DROP (Docker
+   * leaves it so) with br_netfilter loaded: there, traffic between two
+   * namespaces on the bridge is silently dropped without it. False when
+   * omitted. Updates in place: `true`.
    */
   acceptForwarding?: pulumi.Input<boolean>;
 }
@@ -303,13 +329,26 @@ export interface BridgeArgs {
  * Equivalent to: `ip link add NAME type bridge && ip addr add ADDR dev NAME && ip link set NAME up`
  */
 export class Bridge extends LinuxnetResource {
-  /** The bridge's name, for the veth ends that join it. */
+  /** The bridge's name, for the veth ends that join it (their `bridge`). */
   declare readonly name: pulumi.Output<string>;
+  /** The namespace it lives in; undefined for the host's own. */
   declare readonly namespace: pulumi.Output<string | undefined>;
+  /**
+   * The addresses on the bridge as last read from the host: those asked for,
+   * then any others found there (drift, which the next `up` removes).
+   */
   declare readonly addresses: pulumi.Output<string[]>;
+  /** The MTU as last read, when `mtu` was given; undefined otherwise. */
   declare readonly mtu: pulumi.Output<number | undefined>;
+  /** Whether the bridge is administratively up, as last read from the host. */
   declare readonly up: pulumi.Output<boolean>;
+  /** Whether the tagged FORWARD accept rule is in place, as last read from the host. */
   declare readonly acceptForwarding: pulumi.Output<boolean>;
+  /**
+   * @param name - The resource's name in the stack; the prefix of a generated `name`.
+   * @param args - The bridge's inputs; all optional.
+   * @param opts - Pulumi resource options (`dependsOn`, `deletedWith`, ...).
+   */
   constructor(name: string, args: BridgeArgs = {}, opts?: pulumi.CustomResourceOptions) {
     super(
       "Bridge",

@@ -18,11 +18,17 @@ import { formatReport } from "../doctor/report";
 import type { DoctorReport, DoctorRequest } from "../doctor/types";
 import { isIpv4 } from "../doctor/world";
 
-/** One end of the checked path. */
+/**
+ * One end of the checked path, as the provider records it: the plain value of
+ * {@link ConnectivityCheckArgs.from} or {@link ConnectivityCheckArgs.to}.
+ */
 export interface CheckEndpoint {
-  /** A namespace; the host's own when unset. */
+  /** A namespace: `"ns-blue"`. The host's own when unset. */
   readonly namespace?: string;
-  /** An IPv4 address: the source to send from, or the destination. */
+  /**
+   * An IPv4 address: for `from`, the source to send from; for `to`, the
+   * destination, on this host or beyond it: `"10.0.0.2"`.
+   */
   readonly address?: string;
 }
 
@@ -165,16 +171,50 @@ export const connectivityKind: Kind<ConnectivityInputs, ConnectivityOutputs> = {
   },
 };
 
-/** Arguments of a {@link ConnectivityCheck}. */
+/**
+ * Arguments of a {@link ConnectivityCheck}. A check has nothing on the host
+ * to replace: any change, the connection's host included, updates it in
+ * place, which runs the check again.
+ */
 export interface ConnectivityCheckArgs {
-  /** The host; the stack's `linuxnet:*` config when omitted. */
+  /**
+   * The host to check on, `{ host: "10.1.0.2", privateKey: key }`; the stack's `linuxnet:*` config
+   * when omitted. Any change updates in place (see {@link ConnectionArgs}).
+   */
   connection?: pulumi.Input<ConnectionArgs>;
-  /** Where from: a namespace (the host's own when omitted), optionally the address to send from. */
-  from?: pulumi.Input<{ namespace?: pulumi.Input<string>; address?: pulumi.Input<string> }>;
-  /** Where to: a namespace, an address, or both. */
-  to: pulumi.Input<{ namespace?: pulumi.Input<string>; address?: pulumi.Input<string> }>;
-  /** Probe a TCP port instead of pinging. */
+  /**
+   * Where from: `{ namespace: blue.name }`. The host's own namespace, with the
+   * source address the kernel picks, when omitted. Updates in place.
+   */
+  from?: pulumi.Input<{
+    /** The namespace to send from; the host's own when omitted. */
+    namespace?: pulumi.Input<string>;
+    /** The IPv4 address to send from; the kernel's choice for the route when omitted. */
+    address?: pulumi.Input<string>;
+  }>;
+  /**
+   * Where to, required: `{ namespace: green.name }`, `{ address: "192.0.2.1" }`
+   * (beyond the host), or both. Updates in place.
+   */
+  to: pulumi.Input<{
+    /**
+     * The destination's namespace on this host. With no `address`, its first
+     * global IPv4 address is the destination.
+     */
+    namespace?: pulumi.Input<string>;
+    /** The destination's IPv4 address, on this host or beyond it: `"10.0.0.2"`. */
+    address?: pulumi.Input<string>;
+  }>;
+  /**
+   * A TCP port, 1 to 65535: probe with a TCP connect instead of a ping,
+   * `80`. None when omitted. Updates in place.
+   */
   port?: pulumi.Input<number>;
+  /**
+   * The probe: `"icmp"` (echo) or `"tcp"` (a connect to `port`, which it
+   * then requires). When omitted, `"tcp"` if `port` is given, else `"icmp"`.
+   * Updates in place.
+   */
   protocol?: pulumi.Input<"icmp" | "tcp">;
 }
 
@@ -190,11 +230,23 @@ export interface ConnectivityCheckArgs {
  * ```
  */
 export class ConnectivityCheck extends LinuxnetResource {
-  /** True when the path worked at the last check. */
+  /**
+   * True when the path worked at the last check (create, update or refresh).
+   * A refresh that finds it broken records false, and the next `up` checks again.
+   */
   declare readonly healthy: pulumi.Output<boolean>;
-  /** The first failed check's id, when broken. */
+  /** The first failed check's id (`bridge.up`, `nat.masquerade`, ...), when broken. */
   declare readonly firstFailure: pulumi.Output<string | undefined>;
+  /**
+   * One line: what was checked and how it ended, with the fix when broken:
+   * `ns-blue 10.0.0.1 → 10.0.0.2 (ns-green): healthy, 14 checks passed`.
+   */
   declare readonly summary: pulumi.Output<string>;
+  /**
+   * @param name - The resource's name in the stack.
+   * @param args - The path to check: `to`, and optionally `from`, `port`, `protocol`.
+   * @param opts - Pulumi resource options; `dependsOn` the resources that build the path.
+   */
   constructor(name: string, args: ConnectivityCheckArgs, opts?: pulumi.CustomResourceOptions) {
     super(
       "ConnectivityCheck",

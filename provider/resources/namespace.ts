@@ -141,11 +141,24 @@ export const namespaceKind: Kind<NamespaceInputs, NamespaceOutputs> = {
 
 /** Arguments of a {@link Namespace}. */
 export interface NamespaceArgs {
-  /** The host; the stack's `linuxnet:*` config when omitted. */
+  /**
+   * The host to build on, `{ host: "10.1.0.2", privateKey: key }`; the stack's `linuxnet:*` config
+   * when omitted. A changed `host` replaces the namespace; any other change updates in place (see
+   * {@link ConnectionArgs}).
+   */
   connection?: pulumi.Input<ConnectionArgs>;
-  /** The namespace's name; `<resource name>-<random>` when omitted. */
+  /**
+   * The namespace's name under `/run/netns` (letters, digits, `_`, `.`, `-`;
+   * at most 64 bytes): `"ns-blue"`. When omitted, `<resource name>-<5 random
+   * hex digits>`, kept across updates. Changing it replaces the namespace,
+   * and with it the objects whose `namespace` is this output.
+   */
   name?: pulumi.Input<string>;
-  /** Bring `lo` up inside; true. */
+  /**
+   * Bring `lo` up inside, as a container runtime does: without it, nothing
+   * inside reaches 127.0.0.1 or the namespace's own addresses. True when
+   * omitted. Updates in place: `false`.
+   */
   loopbackUp?: pulumi.Input<boolean>;
 }
 
@@ -154,9 +167,15 @@ export interface NamespaceArgs {
  * Equivalent to: `ip netns add NAME && ip -n NAME link set lo up`
  */
 export class Namespace extends LinuxnetResource {
-  /** The namespace's name, for the objects that live in it. */
+  /** The namespace's name, for the objects that live in it: pass it as their `namespace`. */
   declare readonly name: pulumi.Output<string>;
+  /** Whether `lo` is up inside, as last read from the host (a refresh shows drift here). */
   declare readonly loopbackUp: pulumi.Output<boolean>;
+  /**
+   * @param name - The resource's name in the stack; the prefix of a generated `name`.
+   * @param args - The namespace's inputs; all optional.
+   * @param opts - Pulumi resource options (`dependsOn`, `deletedWith`, ...).
+   */
   constructor(name: string, args: NamespaceArgs = {}, opts?: pulumi.CustomResourceOptions) {
     super(
       "Namespace",

@@ -222,17 +222,42 @@ export const natKind: Kind<NatInputs, NatOutputs> = {
     });
   },
 };
-/** Arguments of a {@link NatRule}. */
+/**
+ * Arguments of a {@link NatRule}. Every field replaces the rule when it
+ * changes. Each rule is tagged with its own fresh id, so the new rule is
+ * appended before the old one is removed: no gap in between.
+ */
 export interface NatRuleArgs {
-  /** The host; the stack's `linuxnet:*` config when omitted. */
+  /**
+   * The host to build on, `{ host: "10.1.0.2", privateKey: key }`; the stack's `linuxnet:*` config
+   * when omitted. A changed `host` replaces the rule; any other change updates the stored
+   * connection in place (see {@link ConnectionArgs}).
+   */
   connection?: pulumi.Input<ConnectionArgs>;
-  /** The namespace the rule lives in (a router namespace); the host itself when omitted. */
+  /**
+   * The namespace the rule lives in (a router namespace): `router.name`. The
+   * host itself when omitted. Changing it replaces the rule.
+   */
   namespace?: pulumi.Input<string>;
-  /** The source network to masquerade: `"10.0.0.0/24"`. */
+  /**
+   * The source network to masquerade, IPv4 in CIDR form with its host bits
+   * zero (the rule is iptables, not ip6tables): `"10.0.0.0/24"`. Required.
+   * Changing it replaces the rule.
+   */
   source: pulumi.Input<string>;
-  /** Only traffic leaving by this interface: `"eth0"`. */
+  /**
+   * Only traffic leaving by this interface: `"eth0"`. Any interface when
+   * omitted, which also masquerades what the host routes between its own
+   * networks. Changing it replaces the rule.
+   */
   outInterface?: pulumi.Input<string>;
-  /** Turn on IPv4 forwarding there while the rule exists (and put it back after); true. */
+  /**
+   * Turn on `net.ipv4.ip_forward` where the rule lives while it exists: NAT
+   * for a network behind the host is useless without it. The first of our
+   * rules there records the value it found, and the last to go puts it back.
+   * True when omitted; `false` where something else manages forwarding.
+   * Changing it replaces the rule.
+   */
   forwarding?: pulumi.Input<boolean>;
 }
 
@@ -241,11 +266,22 @@ export interface NatRuleArgs {
  * Equivalent to: `sysctl -w net.ipv4.ip_forward=1 && iptables -w -t nat -A POSTROUTING -s SRC -o OUT -m comment --comment linuxnet:ID -j MASQUERADE`
  */
 export class NatRule extends LinuxnetResource {
+  /** The source network as the rule on the host has it: `"10.0.0.0/24"`. */
   declare readonly source: pulumi.Output<string>;
+  /** The outgoing interface as the rule on the host has it; undefined for any. */
   declare readonly outInterface: pulumi.Output<string | undefined>;
+  /**
+   * Whether forwarding is on where the rule lives, as last read, for a rule
+   * that asked for it (forwarding turned off behind our back shows here as drift).
+   */
   declare readonly forwarding: pulumi.Output<boolean>;
   /** The comment tag that marks the rule on the host. */
   declare readonly tag: pulumi.Output<string>;
+  /**
+   * @param name - The resource's name in the stack.
+   * @param args - The rule: `source`, and optionally `outInterface`, `namespace`, `forwarding`.
+   * @param opts - Pulumi resource options (`dependsOn`, `deletedWith`, ...).
+   */
   constructor(name: string, args: NatRuleArgs, opts?: pulumi.CustomResourceOptions) {
     super(
       "NatRule",

@@ -263,21 +263,51 @@ export const routeKind: Kind<RouteInputs, RouteOutputs> = {
   },
 };
 
-/** Arguments of a {@link Route}. */
+/**
+ * Arguments of a {@link Route}. A route is known to the kernel by its table,
+ * destination and metric: changing any of those (or `namespace`) replaces
+ * the route, deleting the old one first; the next hop (`via`, `device`)
+ * updates in place with `ip route replace`. Give `via`, `device`, or both.
+ */
 export interface RouteArgs {
-  /** The host; the stack's `linuxnet:*` config when omitted. */
+  /**
+   * The host to build on, `{ host: "10.1.0.2", privateKey: key }`; the stack's `linuxnet:*` config
+   * when omitted. A changed `host` replaces the route; any other change updates in place (see
+   * {@link ConnectionArgs}).
+   */
   connection?: pulumi.Input<ConnectionArgs>;
-  /** The namespace whose table holds the route; the host's own when omitted. */
+  /**
+   * The namespace whose routing table holds the route: `blue.name`. The
+   * host's own when omitted. Changing it replaces the route.
+   */
   namespace?: pulumi.Input<string>;
-  /** `"default"` or a network: `"10.1.0.0/16"`. */
+  /**
+   * `"default"`, or a network in CIDR form with its host bits zero, IPv4 or
+   * IPv6: `"10.1.0.0/16"`. Required; `"0.0.0.0/0"` is stored as `"default"`.
+   * Changing it replaces the route.
+   */
   destination: pulumi.Input<string>;
-  /** The gateway: `"10.0.0.254"`. */
+  /**
+   * The gateway, an address of the destination's family: `"10.0.0.254"`.
+   * None when omitted (then `device` is required). Updates in place.
+   */
   via?: pulumi.Input<string>;
-  /** The outgoing interface. */
+  /**
+   * The outgoing interface: `"veth-blue"`. None when omitted (then `via` is
+   * required, and the kernel picks the interface that reaches it). Updates in place.
+   */
   device?: pulumi.Input<string>;
-  /** Its priority; the kernel's default when omitted. */
+  /**
+   * The route's priority, 0 to 4294967295 (lower wins): `100`. The kernel's
+   * default when omitted: 0 for IPv4, 1024 for IPv6. Changing it replaces
+   * the route, including from omitted to the default written out.
+   */
   metric?: pulumi.Input<number>;
-  /** The routing table; `"main"`. */
+  /**
+   * The routing table: `"main"`, `"local"`, `"default"` or a number such as
+   * `"100"` (for policy routing). `"main"` when omitted (omitted and `"main"`
+   * are the same). Changing it replaces the route.
+   */
   table?: pulumi.Input<string>;
 }
 
@@ -285,10 +315,19 @@ export interface RouteArgs {
  * A route. Equivalent to: `ip [-n NS] route add DEST [via GW] [dev DEV] [metric M]`
  */
 export class Route extends LinuxnetResource {
+  /** The namespace whose table holds the route; undefined for the host's own. */
   declare readonly namespace: pulumi.Output<string | undefined>;
+  /** The destination, normalised: `"default"` or a network such as `"10.1.0.0/16"`. */
   declare readonly destination: pulumi.Output<string>;
+  /** The gateway as last read from the host; undefined when the route has none. */
   declare readonly via: pulumi.Output<string | undefined>;
+  /** The outgoing interface as last read, when `device` was given; undefined otherwise. */
   declare readonly device: pulumi.Output<string | undefined>;
+  /**
+   * @param name - The resource's name in the stack.
+   * @param args - The route: `destination`, and `via`, `device` or both.
+   * @param opts - Pulumi resource options (`dependsOn`, `deletedWith`, ...).
+   */
   constructor(name: string, args: RouteArgs, opts?: pulumi.CustomResourceOptions) {
     super(
       "Route",

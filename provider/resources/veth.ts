@@ -40,16 +40,23 @@ import {
   namespaceNameProblem,
 } from "./validate";
 
-/** One end of a veth pair. */
+/**
+ * One end of a veth pair as the provider records it: the `a` and `b` outputs
+ * of a {@link VethPair}, with defaults applied and, after a refresh, what the
+ * host has.
+ */
 export interface VethEnd {
+  /** The end's interface name: the one given, or the one generated. */
   readonly name: string;
+  /** True when `name` was generated, so that it is kept across updates. */
   readonly autoNamed?: boolean;
   /** Its namespace; the host's own when unset. */
   readonly namespace?: string;
-  /** A bridge (in the same namespace) this end is a port of. */
+  /** A bridge (in the same namespace) this end is a port of, as last read; none when unset. */
   readonly bridge?: string;
+  /** The addresses on this end as last read: those asked for, then any others found (drift). */
   readonly addresses: string[];
-  /** Administratively up; true. */
+  /** Whether the end is administratively up, as last read. */
   readonly up: boolean;
 }
 
@@ -280,27 +287,72 @@ export const vethKind: Kind<VethInputs, VethOutputs> = {
   },
 };
 
-/** One end of a {@link VethPair}. */
+/**
+ * One end of a {@link VethPair}: where it lives and what it is connected to.
+ *
+ * @example
+ * ```ts
+ * a: { name: "veth-blue", namespace: blue.name, addresses: ["10.0.0.1/24"] }, // in a namespace
+ * b: { name: "veth-blue-br", bridge: br.name }, // on the host, a port of br
+ * ```
+ */
 export interface VethEndArgs {
-  /** The end's interface name (at most 15 bytes); generated when omitted. */
+  /**
+   * The end's interface name (at most 15 bytes, the kernel's limit; letters,
+   * digits, `_`, `.`, `-`): `"veth-blue"`. When omitted,
+   * `<resource name>-<5 random hex digits>` cut to fit, then `a` or `b`,
+   * kept across updates. Changing it replaces the pair; a replacement in
+   * which either end keeps its name deletes the old pair first (the kernel
+   * holds a name once).
+   */
   name?: pulumi.Input<string>;
-  /** Its namespace; an end with no namespace stays on the host. */
+  /**
+   * Its namespace: `blue.name`. An end with no namespace stays on the host.
+   * Changing it replaces the pair, which is created with each end straight
+   * in its namespace.
+   */
   namespace?: pulumi.Input<string>;
-  /** A bridge in the same namespace that this end joins as a port. */
+  /**
+   * A bridge in the same namespace (the kernel requires it) that this end
+   * joins as a port: `br.name`. None when omitted. Updates in place
+   * (`ip link set master` / `nomaster`).
+   */
   bridge?: pulumi.Input<string>;
-  /** Addresses on this end: `["10.0.0.1/24"]`. */
+  /**
+   * Addresses on this end, in CIDR form, IPv4 or IPv6: `["10.0.0.1/24"]`.
+   * None when omitted (a bridge port usually has none). Updates in place:
+   * only the added and removed addresses change.
+   */
   addresses?: pulumi.Input<pulumi.Input<string>[]>;
-  /** Administratively up; true. */
+  /** Administratively up; true when omitted. Updates in place: `false` pulls the cable. */
   up?: pulumi.Input<boolean>;
 }
 
 /** Arguments of a {@link VethPair}. */
 export interface VethPairArgs {
-  /** The host; the stack's `linuxnet:*` config when omitted. */
+  /**
+   * The host to build on, `{ host: "10.1.0.2", privateKey: key }`; the stack's `linuxnet:*` config
+   * when omitted. A changed `host` replaces the pair; any other change updates in place
+   * (see {@link ConnectionArgs}).
+   */
   connection?: pulumi.Input<ConnectionArgs>;
+  /**
+   * One end, required: `{ name: "veth-blue", namespace: blue.name, addresses: ["10.0.0.1/24"] }`.
+   * A changed `name` or `namespace` replaces the pair; `bridge`,
+   * `addresses` and `up` update in place.
+   */
   a: pulumi.Input<VethEndArgs>;
+  /**
+   * The other end, required: `{ name: "veth-blue-br", bridge: br.name }`.
+   * Its name must differ from `a`'s when both are in one namespace. Changes
+   * behave as for `a`.
+   */
   b: pulumi.Input<VethEndArgs>;
-  /** MTU of both ends. */
+  /**
+   * MTU of both ends (a pair should agree on it), 68 to 65535: `1450`. The
+   * kernel's choice when omitted (and then never reported as drift). Updates
+   * in place; removing it leaves the MTU as it is.
+   */
   mtu?: pulumi.Input<number>;
 }
 
@@ -309,13 +361,21 @@ export interface VethPairArgs {
  * Equivalent to: `ip link add A netns NSA type veth peer name B netns NSB`, then addresses, ports and up.
  */
 export class VethPair extends LinuxnetResource {
+  /** End a as recorded: its concrete name, namespace, bridge, addresses and state. */
   declare readonly a: pulumi.Output<VethEnd>;
+  /** End b as recorded: its concrete name, namespace, bridge, addresses and state. */
   declare readonly b: pulumi.Output<VethEnd>;
+  /** The MTU of end a as last read, when `mtu` was given; undefined otherwise. */
   declare readonly mtu: pulumi.Output<number | undefined>;
   /** The concrete name of end a. */
   readonly aName: pulumi.Output<string>;
   /** The concrete name of end b. */
   readonly bName: pulumi.Output<string>;
+  /**
+   * @param name - The resource's name in the stack; the prefix of generated end names.
+   * @param args - The two ends, and optionally the MTU.
+   * @param opts - Pulumi resource options (`dependsOn`, `deletedWith`, ...).
+   */
   constructor(name: string, args: VethPairArgs, opts?: pulumi.CustomResourceOptions) {
     super(
       "VethPair",

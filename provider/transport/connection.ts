@@ -7,35 +7,83 @@ import type { Input } from "@pulumi/pulumi";
 import { createHash } from "node:crypto";
 import type { ValidationFailure } from "../errors";
 
-/** How to reach one host over SSH. Every resource takes one (or the stack's default). */
+/**
+ * How to reach one host over SSH. Every resource takes one (or the stack's
+ * default, from the `linuxnet:*` config).
+ *
+ * Where to connect is stored with each resource, so that refresh and delete
+ * reach the host the object was made on. A changed `host` therefore replaces
+ * the resource (its object lives on the old host), except a
+ * {@link ConnectivityCheck}, which has no object and updates. Any other
+ * change (a rotated key, another user, a pinned host key) updates in place:
+ * only the stored connection changes; nothing on the host is recreated.
+ * Credentials given here are stored as secrets.
+ *
+ * @example
+ * ```ts
+ * const connection = { host: vm.publicIp, user: "admin", sudo: true, privateKey: key };
+ * ```
+ */
 export interface ConnectionArgs {
-  /** Address or DNS name of the host. */
+  /**
+   * Address or DNS name of the host: `"10.1.0.2"`, `"lab1.example.net"`,
+   * `"fd00::2"`. Required. Changing it replaces the resource (see above).
+   */
   host: Input<string>;
-  /** SSH port; 22. */
+  /** SSH port, 1 to 65535; 22 when omitted. Updates in place: `2222`. */
   port?: Input<number>;
-  /** Login user; "root". A non-root user needs `sudo: true`. */
+  /**
+   * Login user; `"root"` when omitted. A non-root user also needs
+   * `sudo: true`, since the kernel changes need root. Updates in place: `"admin"`.
+   */
   user?: Input<string>;
-  /** Private key text (OpenSSH or PEM). Pass it as a secret. */
+  /**
+   * Private key text (OpenSSH or PEM, not a file path); none when omitted.
+   * Pass it as a secret (`cfg.requireSecret("key")`); it is stored as one
+   * either way. Updates in place, so a rotated key replaces nothing.
+   */
   privateKey?: Input<string>;
-  /** Passphrase of `privateKey`. Pass it as a secret. */
+  /**
+   * Passphrase of an encrypted `privateKey`, `cfg.requireSecret("keyPassphrase")`;
+   * none when omitted. Stored as a secret; updates in place.
+   */
   privateKeyPassphrase?: Input<string>;
-  /** Password authentication. Pass it as a secret. */
+  /**
+   * Password authentication, `cfg.requireSecret("sshPassword")`; none when
+   * omitted. Stored as a secret; updates in place.
+   */
   password?: Input<string>;
-  /** An ssh-agent socket; `SSH_AUTH_SOCK` when no other credential is given. */
+  /**
+   * An ssh-agent socket: `"/run/user/1000/ssh-agent.sock"`. When omitted, and
+   * neither `privateKey` nor `password` is given, the `SSH_AUTH_SOCK` of the
+   * process that runs `pulumi up`. Updates in place.
+   */
   agentSocket?: Input<string>;
   /**
-   * The host's public key (`ssh-ed25519 AAAA...`) or its fingerprint
-   * (`SHA256:...`). When set, any other key is refused, with both
+   * The host's public key (`"ssh-ed25519 AAAA..."`) or its fingerprint
+   * (`"SHA256:..."`). When set, any other key is refused, with both
    * fingerprints in the error. When unset, any key is accepted (as `ssh -o
    * StrictHostKeyChecking=no` would) and every resource reports the one it
-   * saw as its `hostKeyFingerprint` output: check it, then pin it.
+   * saw as its `hostKeyFingerprint` output: check it, then pin it. Updates in place.
    */
   hostKey?: Input<string>;
-  /** One jump host to connect through. */
+  /**
+   * One jump host to connect through (`ssh -J`), itself a connection:
+   * `{ host: "bastion.example.net", privateKey }`. None when omitted; a proxy
+   * of the proxy is refused (one hop only). Updates in place: the objects
+   * stay on `host`, only the way there changes.
+   */
   proxy?: Input<ConnectionArgs>;
-  /** Run every command through `sudo -n` (for a non-root user). */
+  /**
+   * Run every command through `sudo -n` (for a non-root `user` with
+   * passwordless sudo): `true`. False when omitted. Updates in place.
+   */
   sudo?: Input<boolean>;
-  /** Keep retrying the dial this long while the host boots; 20000. */
+  /**
+   * Keep retrying the dial this long, in milliseconds, while the host boots
+   * (a VM created in the same `pulumi up`); 20000 when omitted, at most
+   * 3600000. Updates in place: `120000`.
+   */
   dialTimeoutMs?: Input<number>;
 }
 
