@@ -1,6 +1,7 @@
-// Three tiers, run one after another by scripts/test.sh so that each reports
-// its own counts: unit (pure logic), host (real lab hosts over SSH) and engine
-// (the real Pulumi engine against lab hosts).
+// Four tiers, run one after another by scripts/test.sh so that each reports
+// its own counts: unit (pure logic), host (real lab hosts over SSH), engine
+// (the real Pulumi engine against lab hosts) and consumer (the packed package
+// installed into fresh projects, through the real engine).
 import { defineConfig } from "vitest/config";
 
 export default defineConfig({
@@ -24,6 +25,15 @@ export default defineConfig({
           fileParallelism: false,
           testTimeout: 600_000,
           hookTimeout: 300_000,
+        },
+      },
+      {
+        test: {
+          name: "consumer",
+          include: ["test/consumer/**/*.test.ts"],
+          fileParallelism: false,
+          testTimeout: 600_000,
+          hookTimeout: 900_000,
         },
       },
     ],

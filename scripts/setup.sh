@@ -1,7 +1,7 @@
 # Sourced by scripts/test.sh and scripts/lab.sh: makes a fresh Debian machine
 # ready, as root, and does nothing that is already done:
 #   Debian packages (sshd, iproute2, iptables, ping, sudo), npm ci, the build,
-#   and the Pulumi engine (LINUXNET_ENGINE_BIN is exported).
+#   the package linked under its own name, and the Pulumi engine (LINUXNET_ENGINE_BIN is exported).
 
 setup_fail() {
   echo "setup: $*" >&2
@@ -30,6 +30,12 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
 fi
 
 npx tsc -p tsconfig.json || setup_fail "the TypeScript build failed"
+
+# The repository's own stacks (the lab stack, examples, tests) load the package
+# by name, as a user's stacks do: every resource's stored provider requires
+# "pulumi-linuxnet/dist/provider/runtime.js" from the project's directory (see
+# provider/resources/program.ts). This link makes that name resolve here.
+ln -sfn .. node_modules/pulumi-linuxnet || setup_fail "could not link node_modules/pulumi-linuxnet"
 
 LINUXNET_ENGINE_BIN=$(bash scripts/install-engine.sh) || setup_fail "no Pulumi engine (see above)"
 export LINUXNET_ENGINE_BIN

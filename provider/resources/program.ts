@@ -3,32 +3,43 @@
  * default connection from stack config, and keeping credentials secret.
  */
 
-import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import type { ConnectionArgs } from "../transport/connection";
 import type { KindName } from "../runtime";
 
 /**
- * How the provider process finds our code. The package name when the program
- * resolves it to this very file (a normal install: survives moving the project
- * and picks up upgrades), else this file's absolute path (this repository's
- * own stacks and examples).
+ * The module every resource's stored provider loads, by package name. It is
+ * part of the package's public contract (`exports` in package.json): every
+ * state file ever written names it, so it never moves. By name, never by a
+ * path of the deploying machine: a path (what a `file:` dependency, `npm
+ * link` or a workspace would give through `__dirname`) breaks the next
+ * refresh or destroy run from CI or another checkout with "Cannot find
+ * module", and pins the state to one copy of the package instead of the one
+ * installed when the operation runs.
  */
-function runtimeSpecifier(): string {
-  const here = path.join(__dirname, "..", "runtime.js");
-  const byName = "pulumi-linuxnet/dist/provider/runtime.js";
-  // Only an installed copy (under node_modules) can be found by name from the provider process:
-  // a package's reference to itself by name works from its own files, not from the engine's.
-  if (!here.includes(`${path.sep}node_modules${path.sep}`)) return here;
-  try {
-    if (require.resolve(byName, { paths: [process.cwd()] }) === here) return byName;
-  } catch {
-    // not installed under its name: use the path
-  }
-  return here;
-}
+export const RUNTIME_MODULE = "pulumi-linuxnet/dist/provider/runtime.js";
 
-const RUNTIME = runtimeSpecifier();
+/**
+ * Fails the program, before anything is registered, when the engine's
+ * dynamic-provider process would not find {@link RUNTIME_MODULE}. That
+ * process resolves it from the project's directory (its working directory,
+ * the program's too); a package loaded from elsewhere (a path outside
+ * node_modules, a global install) is the usual cause.
+ */
+function assertRuntimeResolvable(): void {
+  if (runtimeChecked) return;
+  try {
+    require.resolve(RUNTIME_MODULE, { paths: [process.cwd()] });
+  } catch {
+    throw new Error(
+      `pulumi-linuxnet: the engine loads "${RUNTIME_MODULE}" by name from ${process.cwd()}, ` +
+        `and it does not resolve there: add pulumi-linuxnet to this project's dependencies ` +
+        `(npm install pulumi-linuxnet) so that it is under its node_modules`,
+    );
+  }
+  runtimeChecked = true;
+}
+let runtimeChecked = false;
 
 /**
  * The provider that the engine keeps in every resource's state (`__provider`)
@@ -40,7 +51,7 @@ const RUNTIME = runtimeSpecifier();
  * whose `handler()` returns the provider object (see provider/runtime.ts).
  */
 export function providerSource(kind: KindName): string {
-  return `exports.handler = () => require(${JSON.stringify(RUNTIME)}).handler(${JSON.stringify(kind)});\n`;
+  return `exports.handler = () => require(${JSON.stringify(RUNTIME_MODULE)}).handler(${JSON.stringify(kind)});\n`;
 }
 
 /**
@@ -61,6 +72,7 @@ export abstract class LinuxnetResource extends pulumi.CustomResource {
     props: Record<string, unknown>,
     opts: pulumi.CustomResourceOptions | undefined,
   ) {
+    assertRuntimeResolvable();
     super(
       `pulumi-nodejs:dynamic/linuxnet:${kind}`,
       name,
