@@ -23,7 +23,7 @@ import {
 } from "../engine/support";
 import { type HostSnapshot, snapshotHost } from "../support/snapshot";
 import { unmet } from "./kernel";
-import { type Configuration, LAB_SECRET_KEYS, matrix, programSource } from "./matrix";
+import { type Configuration, LAB_SECRET_KEYS, falsified, matrix, programSource } from "./matrix";
 import {
   type ConsumerProject,
   type Packed,
@@ -47,6 +47,8 @@ const PEER_RANGE = `>=${SDK_RANGE.lower} <4.0.0`;
 const KEY_PASSPHRASE = "consumer-tier-key-passphrase";
 
 const CONFIGS: Configuration[] = matrix();
+/** What the kernel must show, in all. */
+const EXPECTATIONS = CONFIGS.reduce((n, c) => n + c.expect.length, 0);
 /** Resources the programs declare, plus the stack itself. */
 const RESOURCES = CONFIGS.reduce((n, c) => n + c.decls.length, 0) + 1;
 
@@ -269,6 +271,8 @@ describe.each([SDK_RANGE.lower, SDK_RANGE.upper])(
         expect(up.summary.resourceChanges).toEqual({ create: RESOURCES });
         const names = up.outputs.names?.value as Record<string, unknown>;
         expect(await unmet(h1, CONFIGS, names)).toEqual([]);
+        // The same check finds every expectation of a falsified matrix unmet: it can fail.
+        expect(await unmet(h1, falsified(CONFIGS), names)).toHaveLength(EXPECTATIONS);
       });
 
       it("changes nothing on a second up", async () => {
@@ -281,6 +285,21 @@ describe.each([SDK_RANGE.lower, SDK_RANGE.upper])(
         const refresh = await test.stack.refresh();
         expect(refresh.summary.resourceChanges).toEqual({ same: RESOURCES });
         await test.stack.preview({ expectNoChanges: true });
+      });
+
+      it("stores a provider that loads the package by name, never by a path of this machine", async () => {
+        const resources = (await test.stack.exportStack()).deployment.resources as {
+          type: string;
+          inputs?: { __provider?: string };
+        }[];
+        const providers = new Set(
+          resources
+            .filter((r) => r.type.startsWith("pulumi-nodejs:dynamic/linuxnet:"))
+            .map((r) => r.inputs?.__provider?.replace(/handler\("[A-Za-z]+"\)/, 'handler("Kind")')),
+        );
+        expect([...providers]).toEqual([
+          'exports.handler = () => require("pulumi-linuxnet/dist/provider/runtime.js").handler("Kind");\n',
+        ]);
       });
 
       it("keeps keys and passphrases out of the stack export, which the installed CLI can draw", async () => {

@@ -38,7 +38,7 @@ export async function unmet(
   const problems: string[] = [];
   for (const c of configs) {
     for (const e of c.expect) {
-      const problem = await check(h, e, name, nsList, names);
+      const problem = await check(h, e, name, nsList, names).catch((err: Error) => err.message);
       if (problem) problems.push(`${c.label}: ${problem}`);
     }
   }
