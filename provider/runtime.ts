@@ -11,7 +11,7 @@ import { hostFor, hostKeyFingerprintOf, type Host } from "./transport";
 import { type Connection, connectionKey, resolveConnection } from "./transport/connection";
 import { type HostReader, liveReader, snapshotReader } from "./host/reader";
 import { SnapshotCache, readHostSnapshot } from "./host/snapshot";
-import { structSafe } from "./struct";
+import { secretPaths, structSafe } from "./struct";
 import type { BaseInputs, Kind } from "./resources/kind";
 import { bridgeKind } from "./resources/bridge";
 import { namespaceKind } from "./resources/namespace";
@@ -162,6 +162,16 @@ export function interrupted(e: unknown, id: string, props: BaseInputs): unknown 
 }
 
 /**
+ * Why a secret wrapper in check's inputs is refused. The SDK's dynamic-provider
+ * process tells the engine it does not accept secrets (`ConfigureResponse`
+ * `acceptSecrets: false`), so the engine sends a secret input as its plain
+ * value and marks the outputs of the same name secret again; a wrapper can
+ * only come from something else speaking for the engine.
+ */
+const SECRET_WRAPPER_REASON =
+  "is a secret wrapper: this provider takes secrets as plain values (it does not accept secrets, so the engine unwraps them for it)";
+
+/**
  * The dynamic provider for one kind, as the engine's dynamic-provider process
  * calls it. Every value a method hands back goes through {@link structSafe}:
  * the SDK turns each into a protobuf `Struct`, which refuses `undefined`
@@ -180,6 +190,11 @@ export function handler(name: KindName): dynamic.ResourceProvider {
       configure(req.config);
     },
     async check(olds, news) {
+      const wrapped = secretPaths(news);
+      if (wrapped.length > 0) {
+        const failures = wrapped.map((property) => ({ property, reason: SECRET_WRAPPER_REASON }));
+        return structSafe({ inputs: news, failures });
+      }
       const { inputs, failures } = kind.check(olds, news);
       return structSafe({ inputs, failures });
     },

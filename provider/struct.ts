@@ -115,3 +115,19 @@ function isBoxed(object: object): boolean {
 function isKey(key: unknown): boolean {
   return ["string", "number", "boolean", "bigint"].includes(typeof key);
 }
+
+/**
+ * Where a value holds secret wrappers, as the paths check failures name
+ * (`connection.privateKey`, `a.addresses[1]`). Outermost wrappers only.
+ */
+export function secretPaths(value: unknown, path = "", seen = new Set<object>()): string[] {
+  if (typeof value !== "object" || value === null || seen.has(value)) return [];
+  if (isSecretWrapper(value)) return [path];
+  seen.add(value);
+  if (Array.isArray(value)) {
+    return value.flatMap((item, i) => secretPaths(item, `${path}[${i}]`, seen));
+  }
+  return Object.entries(value).flatMap(([key, item]) =>
+    secretPaths(item, path ? `${path}.${key}` : key, seen),
+  );
+}

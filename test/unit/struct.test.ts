@@ -7,7 +7,7 @@
 import fc from "fast-check";
 import * as structproto from "google-protobuf/google/protobuf/struct_pb";
 import { describe, expect, it } from "vitest";
-import { structSafe } from "../../provider/struct";
+import { secretPaths, structSafe } from "../../provider/struct";
 import { UNKNOWN } from "./support";
 
 /** The SDK's marker of a secret value on the wire (runtime/rpc.js: specialSigKey, specialSecretSig). */
@@ -130,5 +130,23 @@ describe("structSafe", () => {
     structSafe(value);
     expect(value).toEqual({ a: undefined, l: [undefined] });
     expect("a" in value).toBe(true);
+  });
+});
+
+describe("secretPaths", () => {
+  it.each([
+    { label: "none in plain values", value: { a: { name: "x" }, l: [1, "y"] }, want: [] },
+    {
+      label: "a field and a list element, as failures name them",
+      value: { connection: { privateKey: secret("k") }, a: { addresses: ["x", secret("y")] } },
+      want: ["connection.privateKey", "a.addresses[1]"],
+    },
+    {
+      label: "only the outer wrapper of a nested one",
+      value: { k: secret(secret("v")) },
+      want: ["k"],
+    },
+  ])("finds $label", ({ value, want }) => {
+    expect(secretPaths(value)).toEqual(want);
   });
 });
