@@ -191,7 +191,15 @@ export const routeKind: Kind<RouteInputs, RouteOutputs> = {
         );
       }
     }
-    return { inputs: { ...news, destination, via }, failures: c.failures };
+    // An unset field stays out: protobuf's Struct, which carries these to the engine, has no undefined.
+    return {
+      inputs: {
+        ...news,
+        ...(destination === undefined ? {} : { destination }),
+        ...(via === undefined ? {} : { via }),
+      },
+      failures: c.failures,
+    };
   },
 
   diff(olds, news) {

@@ -168,7 +168,11 @@ export const vethKind: Kind<VethInputs, VethOutputs> = {
       const problem = mtuProblem(news.mtu);
       if (problem) c.fail("mtu", problem);
     }
-    return { inputs: { ...news, a, b }, failures: c.failures };
+    return {
+      // A missing end stays out: protobuf's Struct, which carries these to the engine, has no undefined.
+      inputs: { ...news, ...(a === undefined ? {} : { a }), ...(b === undefined ? {} : { b }) },
+      failures: c.failures,
+    };
   },
 
   diff(olds, news) {
