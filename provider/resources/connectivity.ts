@@ -12,7 +12,7 @@ import type { ConnectionArgs } from "../transport/connection";
 import type { Host } from "../transport";
 import { LinuxnetResource, connectionInput } from "./program";
 import { type BaseInputs, type DiffOutcome, type Kind, checkConnection, sameValue } from "./kind";
-import { Checker, isUnknown, namespaceNameProblem } from "./validate";
+import { Checker, isUnknown, namespaceNameProblem, shown } from "./validate";
 import { diagnose } from "../doctor/diagnose";
 import { formatReport } from "../doctor/report";
 import type { DoctorReport, DoctorRequest } from "../doctor/types";
@@ -118,7 +118,7 @@ export const connectivityKind: Kind<ConnectivityInputs, ConnectivityOutputs> = {
     checkEndpoint(c, "to", news.to, true);
     if (news.port !== undefined && !isUnknown(news.port)) {
       if (!Number.isInteger(news.port) || news.port < 1 || news.port > 65535) {
-        c.fail("port", `must be an integer from 1 to 65535, got ${JSON.stringify(news.port)}`);
+        c.fail("port", `must be an integer from 1 to 65535, got ${shown(news.port)}`);
       }
     }
     if (news.protocol !== undefined && !isUnknown(news.protocol)) {

@@ -26,6 +26,7 @@ import {
   namespaceNameProblem,
   parseAddress,
   parseNetwork,
+  shown,
 } from "./validate";
 
 /** Inputs of a Route, as the provider sees them. */
@@ -179,7 +180,7 @@ export const routeKind: Kind<RouteInputs, RouteOutputs> = {
     if (news.metric !== undefined && !isUnknown(news.metric)) {
       const m = news.metric;
       if (typeof m !== "number" || !Number.isInteger(m) || m < 0 || m > 4294967295) {
-        c.fail("metric", `must be an integer from 0 to 4294967295, got ${JSON.stringify(m)}`);
+        c.fail("metric", `must be an integer from 0 to 4294967295, got ${shown(m)}`);
       }
     }
     if (news.table !== undefined && !isUnknown(news.table)) {
