@@ -406,6 +406,24 @@ const ROWS: Row[] = [
     set: { table: "main; reboot" },
     property: "table",
   },
+  {
+    label: "a route table with a leading zero, which ip(8) reads as octal",
+    kind: "Route",
+    set: { table: "010" },
+    property: "table",
+  },
+  {
+    label: "route table 0, which is no table (the kernel uses main, ip lists all)",
+    kind: "Route",
+    set: { table: "0" },
+    property: "table",
+  },
+  {
+    label: "a route table over 32 bits",
+    kind: "Route",
+    set: { table: "4294967296" },
+    property: "table",
+  },
   // NatRule
   {
     label: "a NAT source in IPv6",
