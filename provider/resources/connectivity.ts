@@ -11,7 +11,15 @@ import { randomBytes } from "node:crypto";
 import type { ConnectionArgs } from "../transport/connection";
 import type { Host } from "../transport";
 import { LinuxnetResource, connectionInput } from "./program";
-import { type BaseInputs, type DiffOutcome, type Kind, checkConnection, sameValue } from "./kind";
+import {
+  type BaseInputs,
+  type DiffOutcome,
+  type Kind,
+  checkConnection,
+  isObject,
+  kindOf,
+  sameValue,
+} from "./kind";
 import { Checker, isUnknown, namespaceNameProblem, shown } from "./validate";
 import { diagnose } from "../doctor/diagnose";
 import { formatReport } from "../doctor/report";
@@ -53,8 +61,8 @@ function checkEndpoint(c: Checker, field: string, raw: unknown, needAddressOrNs:
     return;
   }
   if (isUnknown(raw)) return;
-  if (typeof raw !== "object") {
-    c.fail(field, "must be an object { namespace?, address? }");
+  if (!isObject(raw)) {
+    c.fail(field, `must be an object { namespace?, address? }, got ${kindOf(raw)}`);
     return;
   }
   const e = raw as Record<string, unknown>;

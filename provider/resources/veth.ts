@@ -16,6 +16,8 @@ import {
   checkConnection,
   containsUnknown,
   diffFields,
+  isObject,
+  kindOf,
   sameValue,
   throwIfStepFailed,
   transactional,
@@ -105,8 +107,15 @@ function checkEnd(
   previous: VethEnd | undefined,
   resourceName: string | undefined,
 ): VethEnd {
-  if (end === undefined || end === null || typeof end !== "object" || isUnknown(end)) {
-    if (!isUnknown(end)) c.fail(field, "is required: { name?, namespace?, bridge?, addresses? }");
+  if (!isObject(end)) {
+    if (end === undefined || end === null) {
+      c.fail(field, "is required: { name?, namespace?, bridge?, addresses?, up? }");
+    } else if (!isUnknown(end)) {
+      c.fail(
+        field,
+        `must be an object { name?, namespace?, bridge?, addresses?, up? }, got ${kindOf(end)}`,
+      );
+    }
     return end as VethEnd;
   }
   const e = end as Partial<VethEnd>;

@@ -523,6 +523,27 @@ const ROWS: Row[] = [
     set: { "connection.proxy": { host: "`reboot`" } },
     property: "connection.proxy.host",
   },
+  // Values of the wrong shape altogether
+  {
+    label: "a connection that is a bare host name, not an object",
+    kind: "Bridge",
+    set: { connection: "10.1.0.2" },
+    property: "connection",
+  },
+  {
+    label: "a connection that is a number",
+    kind: "NatRule",
+    set: { connection: 22 },
+    property: "connection",
+  },
+  { label: "a veth end that is a list", kind: "VethPair", set: { a: [] }, property: "a" },
+  { label: "a veth end that is a number", kind: "VethPair", set: { b: 5 }, property: "b" },
+  {
+    label: "a check's source that is a list",
+    kind: "ConnectivityCheck",
+    set: { from: ["ns-blue"] },
+    property: "from",
+  },
 ];
 
 afterAll(() => {
