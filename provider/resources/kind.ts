@@ -104,14 +104,16 @@ export function containsUnknown(value: unknown): boolean {
  * A name made earlier (in `olds`) is kept, so updates do not rename.
  */
 export function autoName(
-  resourceName: string | undefined,
+  resourceName: unknown,
   previous: unknown,
   maxBytes: number,
   suffix = "",
 ): string {
   if (typeof previous === "string" && previous.length > 0) return previous;
   const random = randomBytes(3).toString("hex").slice(0, 5);
-  const base = (resourceName ?? "ln").replace(/[^A-Za-z0-9_.-]/g, "").replace(/^[-.]+/, "") || "ln";
+  // Not a string only when something other than our resource classes made the inputs: "ln" will do.
+  const given = typeof resourceName === "string" ? resourceName : "ln";
+  const base = given.replace(/[^A-Za-z0-9_.-]/g, "").replace(/^[-.]+/, "") || "ln";
   const room = maxBytes - random.length - suffix.length - 1;
   return `${base.slice(0, Math.max(1, room))}-${random}${suffix}`;
 }
