@@ -104,7 +104,7 @@ function checkEnd(
   c: Checker,
   field: "a" | "b",
   end: unknown,
-  previous: VethEnd | undefined,
+  previous: unknown,
   resourceName: string | undefined,
 ): VethEnd {
   if (!isObject(end)) {
@@ -119,12 +119,14 @@ function checkEnd(
     return end as VethEnd;
   }
   const e = end as Partial<VethEnd>;
+  // State written by an older version, or by hand, may hold anything here.
+  const before = isObject(previous) ? (previous as Partial<VethEnd>) : undefined;
   let name = e.name;
   let autoNamed = false;
   if (name === undefined || name === null) {
     name = autoName(
       resourceName,
-      previous?.autoNamed ? previous.name : undefined,
+      before?.autoNamed ? before.name : undefined,
       MAX_INTERFACE_NAME_BYTES,
       field,
     );
@@ -192,9 +194,12 @@ export const vethKind: Kind<VethInputs, VethOutputs> = {
       bNs: v.b?.namespace,
       host: v.connection?.host,
     });
+    // An end that is not an object (unknown during a preview) is compared as it is.
+    const endView = (end: unknown) =>
+      isObject(end) ? endSettings(end as unknown as VethEnd, undefined) : end;
     const settings = (v: VethInputs) => ({
-      aSettings: endSettings(v.a, undefined),
-      bSettings: endSettings(v.b, undefined),
+      aSettings: endView(v.a),
+      bSettings: endView(v.b),
       mtu: v.mtu,
     });
     const result = diffFields(

@@ -196,6 +196,21 @@ describe("vethKind.diff", () => {
   )("gives %s", (_label, { over, diff }) => {
     expect(vethKind.diff(olds, { ...olds, ...over } as VethInputs)).toEqual(diff);
   });
+
+  it.each(
+    labelled([
+      { label: "missing", a: undefined },
+      { label: "null", a: null },
+      { label: "not known yet", a: UNKNOWN },
+      { label: "a number", a: 5 },
+    ]),
+  )("replaces end a, without throwing, when it is %s", (_label, { a }) => {
+    expect(vethKind.diff(olds, { ...olds, a } as unknown as VethInputs)).toEqual({
+      changes: true,
+      replaces: ["a"],
+      deleteBeforeReplace: true,
+    });
+  });
 });
 
 describe("planVethAdd", () => {
