@@ -11,6 +11,7 @@ import { hostFor, hostKeyFingerprintOf, type Host } from "./transport";
 import { type Connection, connectionKey, resolveConnection } from "./transport/connection";
 import { type HostReader, liveReader, snapshotReader } from "./host/reader";
 import { SnapshotCache, readHostSnapshot } from "./host/snapshot";
+import { secretPaths, structSafe } from "./struct";
 import type { BaseInputs, Kind } from "./resources/kind";
 import { bridgeKind } from "./resources/bridge";
 import { namespaceKind } from "./resources/namespace";
@@ -38,14 +39,6 @@ const PROVIDER_KEY = "__provider";
 function withoutProvider<T extends object>(props: T): T {
   const { [PROVIDER_KEY]: _dropped, ...rest } = props as Record<string, unknown>;
   return rest as T;
-}
-
-/**
- * Outputs as the engine can carry them: protobuf's Struct has no `undefined`,
- * so an unset field is left out rather than sent.
- */
-export function plain<T>(value: T): T {
-  return JSON.parse(JSON.stringify(value)) as T;
 }
 
 /**
@@ -156,18 +149,36 @@ const INCOMPLETE = "incomplete";
  * same id. Other failures leave nothing on the host (create undoes its own
  * steps), so they are passed on as they are.
  */
-function interrupted(e: unknown, id: string, props: BaseInputs): unknown {
+export function interrupted(e: unknown, id: string, props: BaseInputs): unknown {
   if (!(e instanceof TransportError) || e.level !== "protocol") return e;
   // A new error for each create: one lost connection fails many commands with the same error object.
   return Object.assign(new Error(e.message, { cause: e }), {
     name: e.name,
     id,
-    properties: plain({ ...props, [INCOMPLETE]: true }),
+    // The SDK sends these as a Struct, as it does outputs (grpcResponseFromError).
+    properties: structSafe({ ...props, [INCOMPLETE]: true }),
     reasons: [e.message],
   });
 }
 
-/** The dynamic provider for one kind, as the engine's dynamic-provider process calls it. */
+/**
+ * Why a secret wrapper in check's inputs is refused. The SDK's dynamic-provider
+ * process tells the engine it does not accept secrets (`ConfigureResponse`
+ * `acceptSecrets: false`), so the engine sends a secret input as its plain
+ * value and marks the outputs of the same name secret again; a wrapper can
+ * only come from something else speaking for the engine.
+ */
+const SECRET_WRAPPER_REASON =
+  "is a secret wrapper: this provider takes secrets as plain values (it does not accept secrets, so the engine unwraps them for it)";
+
+/**
+ * The dynamic provider for one kind, as the engine's dynamic-provider process
+ * calls it. Every value a method hands back goes through {@link structSafe}:
+ * the SDK turns each into a protobuf `Struct`, which refuses `undefined`
+ * (pulumi#2205), and the engine stores it as JSON. Requests arrive as the SDK
+ * decodes them (`Struct.toJavaScript`, nothing more): plain JSON values, with
+ * the engine's unknown placeholder string where a value is not known yet.
+ */
 export function handler(name: KindName): dynamic.ResourceProvider {
   const kind = kinds[name] as unknown as Kind<BaseInputs, BaseInputs>;
   if (!kind)
@@ -179,20 +190,25 @@ export function handler(name: KindName): dynamic.ResourceProvider {
       configure(req.config);
     },
     async check(olds, news) {
+      const wrapped = secretPaths(news);
+      if (wrapped.length > 0) {
+        const failures = wrapped.map((property) => ({ property, reason: SECRET_WRAPPER_REASON }));
+        return structSafe({ inputs: news, failures });
+      }
       const { inputs, failures } = kind.check(olds, news);
-      return { inputs, failures };
+      return structSafe({ inputs, failures });
     },
     async diff(_id, olds, news) {
       const diff = kind.diff(olds, news);
       // A create cut off by a broken connection is finished by an update (see `interrupted`).
-      return olds[INCOMPLETE] ? { ...diff, changes: true } : diff;
+      return structSafe(olds[INCOMPLETE] ? { ...diff, changes: true } : diff);
     },
     async create(inputs) {
       const props = withoutProvider(inputs);
       const id = kind.idOf(props);
       try {
         const outs = await mutating(inputs, (host) => kind.create(host, props, id));
-        return { id, outs: plain(await withFingerprint(inputs, outs)) };
+        return structSafe({ id, outs: await withFingerprint(inputs, outs) });
       } catch (e) {
         // The engine's own key travels too: without it, the next operation cannot load the provider.
         throw interrupted(e, id, inputs);
@@ -201,7 +217,7 @@ export function handler(name: KindName): dynamic.ResourceProvider {
     async read(id, props) {
       const outs = await kind.read(await readerFor(name, props), id, withoutProvider(props));
       // No id: the object is gone, and the engine drops it from state so `up` recreates it.
-      return outs ? { id, props: plain(await withFingerprint(props, outs)) } : {};
+      return outs ? structSafe({ id, props: await withFingerprint(props, outs) }) : {};
     },
     async update(id, olds, news) {
       const outs = await mutating(news, async (host) => {
@@ -213,7 +229,7 @@ export function handler(name: KindName): dynamic.ResourceProvider {
         }
         return kind.update(host, id, withoutProvider(olds), withoutProvider(news));
       });
-      return { outs: plain(await withFingerprint(news, outs)) };
+      return structSafe({ outs: await withFingerprint(news, outs) });
     },
     async delete(id, props) {
       await mutating(props, (host) => kind.delete(host, id, withoutProvider(props)));

@@ -11,8 +11,16 @@ import { randomBytes } from "node:crypto";
 import type { ConnectionArgs } from "../transport/connection";
 import type { Host } from "../transport";
 import { LinuxnetResource, connectionInput } from "./program";
-import { type BaseInputs, type DiffOutcome, type Kind, checkConnection, sameValue } from "./kind";
-import { Checker, isUnknown, namespaceNameProblem } from "./validate";
+import {
+  type BaseInputs,
+  type DiffOutcome,
+  type Kind,
+  checkConnection,
+  isObject,
+  kindOf,
+  sameValue,
+} from "./kind";
+import { Checker, isUnknown, namespaceNameProblem, shown } from "./validate";
 import { diagnose } from "../doctor/diagnose";
 import { formatReport } from "../doctor/report";
 import type { DoctorReport, DoctorRequest } from "../doctor/types";
@@ -59,8 +67,8 @@ function checkEndpoint(c: Checker, field: string, raw: unknown, needAddressOrNs:
     return;
   }
   if (isUnknown(raw)) return;
-  if (typeof raw !== "object") {
-    c.fail(field, "must be an object { namespace?, address? }");
+  if (!isObject(raw)) {
+    c.fail(field, `must be an object { namespace?, address? }, got ${kindOf(raw)}`);
     return;
   }
   const e = raw as Record<string, unknown>;
@@ -124,7 +132,7 @@ export const connectivityKind: Kind<ConnectivityInputs, ConnectivityOutputs> = {
     checkEndpoint(c, "to", news.to, true);
     if (news.port !== undefined && !isUnknown(news.port)) {
       if (!Number.isInteger(news.port) || news.port < 1 || news.port > 65535) {
-        c.fail("port", `must be an integer from 1 to 65535, got ${JSON.stringify(news.port)}`);
+        c.fail("port", `must be an integer from 1 to 65535, got ${shown(news.port)}`);
       }
     }
     if (news.protocol !== undefined && !isUnknown(news.protocol)) {

@@ -64,10 +64,30 @@ export function checkConnection(checker: Checker, raw: unknown): Connection | un
     checker.fail("connection", "is required (or set linuxnet:host in the stack config)");
     return undefined;
   }
-  if (isUnknown(raw) || typeof raw !== "object" || containsUnknown(raw)) return undefined;
-  const { connection, failures } = resolveConnection(raw as Record<string, unknown>);
+  if (isUnknown(raw)) return undefined;
+  if (!isObject(raw)) {
+    checker.fail(
+      "connection",
+      `must be a connection object { host, port?, user?, ... }, got ${kindOf(raw)}`,
+    );
+    return undefined;
+  }
+  if (containsUnknown(raw)) return undefined;
+  const { connection, failures } = resolveConnection(raw);
   checker.failures.push(...failures);
   return connection;
+}
+
+/** True for an object with fields (not an array, not null). */
+export function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** What a value is, for a failure that must not echo it: "a number", "a list", "null". */
+export function kindOf(value: unknown): string {
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "a list";
+  return typeof value === "object" ? "an object" : `a ${typeof value}`;
 }
 
 /** True when a value or anything nested in it is the engine's unknown placeholder. */
@@ -84,14 +104,16 @@ export function containsUnknown(value: unknown): boolean {
  * A name made earlier (in `olds`) is kept, so updates do not rename.
  */
 export function autoName(
-  resourceName: string | undefined,
+  resourceName: unknown,
   previous: unknown,
   maxBytes: number,
   suffix = "",
 ): string {
   if (typeof previous === "string" && previous.length > 0) return previous;
   const random = randomBytes(3).toString("hex").slice(0, 5);
-  const base = (resourceName ?? "ln").replace(/[^A-Za-z0-9_.-]/g, "").replace(/^[-.]+/, "") || "ln";
+  // Not a string only when something other than our resource classes made the inputs: "ln" will do.
+  const given = typeof resourceName === "string" ? resourceName : "ln";
+  const base = given.replace(/[^A-Za-z0-9_.-]/g, "").replace(/^[-.]+/, "") || "ln";
   const room = maxBytes - random.length - suffix.length - 1;
   return `${base.slice(0, Math.max(1, room))}-${random}${suffix}`;
 }

@@ -125,7 +125,12 @@ export const natKind: Kind<NatInputs, NatOutputs> = {
       c.fail("forwarding", "must be true or false");
     }
     return {
-      inputs: { ...news, source, forwarding: news.forwarding ?? true },
+      // An unset source stays out: protobuf's Struct, which carries these to the engine, has no undefined.
+      inputs: {
+        ...news,
+        ...(source === undefined ? {} : { source }),
+        forwarding: news.forwarding ?? true,
+      },
       failures: c.failures,
     };
   },

@@ -26,6 +26,7 @@ import {
   namespaceNameProblem,
   parseAddress,
   parseNetwork,
+  shown,
 } from "./validate";
 
 /** Inputs of a Route, as the provider sees them. */
@@ -131,6 +132,24 @@ async function readRoute(host: Host, r: RouteInputs): Promise<RouteState | undef
   return routes && findRoute(routes, r);
 }
 
+/** The largest routing table number: table ids are 32-bit. */
+const MAX_TABLE = 4294967295;
+
+/**
+ * Why `table` cannot name a routing table, or undefined. A number is written
+ * in decimal without leading zeros, because ip(8) reads `010` as octal (table
+ * 8) where the snapshot reader would read table 10; and 0 is not a table
+ * (the kernel puts a route for table 0 in main, and `ip route show table 0`
+ * lists every table).
+ */
+export function tableProblem(table: unknown): string | undefined {
+  const rule = `must be "main", "local", "default" or a table number from 1 to ${MAX_TABLE} without leading zeros`;
+  if (typeof table !== "string") return `${rule}, got ${shown(table)}`;
+  if (/^(main|local|default)$/.test(table)) return undefined;
+  if (/^[1-9][0-9]{0,9}$/.test(table) && Number(table) <= MAX_TABLE) return undefined;
+  return `${rule}, got ${JSON.stringify(table)}`;
+}
+
 /** The Route kind. */
 export const routeKind: Kind<RouteInputs, RouteOutputs> = {
   check(_olds, news) {
@@ -179,19 +198,22 @@ export const routeKind: Kind<RouteInputs, RouteOutputs> = {
     if (news.metric !== undefined && !isUnknown(news.metric)) {
       const m = news.metric;
       if (typeof m !== "number" || !Number.isInteger(m) || m < 0 || m > 4294967295) {
-        c.fail("metric", `must be an integer from 0 to 4294967295, got ${JSON.stringify(m)}`);
+        c.fail("metric", `must be an integer from 0 to 4294967295, got ${shown(m)}`);
       }
     }
     if (news.table !== undefined && !isUnknown(news.table)) {
-      const t = news.table;
-      if (typeof t !== "string" || !/^(main|local|default|[0-9]{1,10})$/.test(t)) {
-        c.fail(
-          "table",
-          `must be "main", "local", "default" or a table number, got ${JSON.stringify(t)}`,
-        );
-      }
+      const problem = tableProblem(news.table);
+      if (problem) c.fail("table", problem);
     }
-    return { inputs: { ...news, destination, via }, failures: c.failures };
+    // An unset field stays out: protobuf's Struct, which carries these to the engine, has no undefined.
+    return {
+      inputs: {
+        ...news,
+        ...(destination === undefined ? {} : { destination }),
+        ...(via === undefined ? {} : { via }),
+      },
+      failures: c.failures,
+    };
   },
 
   diff(olds, news) {

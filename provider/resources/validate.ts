@@ -18,6 +18,15 @@ export function isUnknown(value: unknown): boolean {
   return value === UNKNOWN;
 }
 
+/**
+ * A value as a failure shows it: JSON, except what JSON would misreport
+ * (NaN and Infinity print as null in JSON, undefined as nothing).
+ */
+export function shown(value: unknown): string {
+  if (typeof value === "number" || value === undefined) return String(value);
+  return JSON.stringify(value) ?? typeof value;
+}
+
 /** Collects failures for one resource's inputs. */
 export class Checker {
   readonly failures: ValidationFailure[] = [];
@@ -181,7 +190,7 @@ export const MTU_RANGE = { min: 68, max: 65535 } as const;
 /** Why `mtu` is not a usable MTU, or undefined. */
 export function mtuProblem(mtu: unknown): string | undefined {
   if (typeof mtu !== "number" || !Number.isInteger(mtu))
-    return `must be an integer, got ${JSON.stringify(mtu)}`;
+    return `must be an integer, got ${shown(mtu)}`;
   if (mtu < MTU_RANGE.min || mtu > MTU_RANGE.max) {
     return `must be from ${MTU_RANGE.min} to ${MTU_RANGE.max}, got ${mtu}`;
   }

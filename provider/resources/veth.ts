@@ -16,6 +16,8 @@ import {
   checkConnection,
   containsUnknown,
   diffFields,
+  isObject,
+  kindOf,
   sameValue,
   throwIfStepFailed,
   transactional,
@@ -109,20 +111,29 @@ function checkEnd(
   c: Checker,
   field: "a" | "b",
   end: unknown,
-  previous: VethEnd | undefined,
+  previous: unknown,
   resourceName: string | undefined,
 ): VethEnd {
-  if (end === undefined || end === null || typeof end !== "object" || isUnknown(end)) {
-    if (!isUnknown(end)) c.fail(field, "is required: { name?, namespace?, bridge?, addresses? }");
+  if (!isObject(end)) {
+    if (end === undefined || end === null) {
+      c.fail(field, "is required: { name?, namespace?, bridge?, addresses?, up? }");
+    } else if (!isUnknown(end)) {
+      c.fail(
+        field,
+        `must be an object { name?, namespace?, bridge?, addresses?, up? }, got ${kindOf(end)}`,
+      );
+    }
     return end as VethEnd;
   }
   const e = end as Partial<VethEnd>;
+  // State written by an older version, or by hand, may hold anything here.
+  const before = isObject(previous) ? (previous as Partial<VethEnd>) : undefined;
   let name = e.name;
   let autoNamed = false;
   if (name === undefined || name === null) {
     name = autoName(
       resourceName,
-      previous?.autoNamed ? previous.name : undefined,
+      before?.autoNamed ? before.name : undefined,
       MAX_INTERFACE_NAME_BYTES,
       field,
     );
@@ -175,7 +186,11 @@ export const vethKind: Kind<VethInputs, VethOutputs> = {
       const problem = mtuProblem(news.mtu);
       if (problem) c.fail("mtu", problem);
     }
-    return { inputs: { ...news, a, b }, failures: c.failures };
+    return {
+      // A missing end stays out: protobuf's Struct, which carries these to the engine, has no undefined.
+      inputs: { ...news, ...(a === undefined ? {} : { a }), ...(b === undefined ? {} : { b }) },
+      failures: c.failures,
+    };
   },
 
   diff(olds, news) {
@@ -186,9 +201,12 @@ export const vethKind: Kind<VethInputs, VethOutputs> = {
       bNs: v.b?.namespace,
       host: v.connection?.host,
     });
+    // An end that is not an object (unknown during a preview) is compared as it is.
+    const endView = (end: unknown) =>
+      isObject(end) ? endSettings(end as unknown as VethEnd, undefined) : end;
     const settings = (v: VethInputs) => ({
-      aSettings: endSettings(v.a, undefined),
-      bSettings: endSettings(v.b, undefined),
+      aSettings: endView(v.a),
+      bSettings: endView(v.b),
       mtu: v.mtu,
     });
     const result = diffFields(

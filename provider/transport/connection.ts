@@ -128,7 +128,11 @@ export function resolveConnection(
   }
   const port = raw.port ?? 22;
   if (typeof port !== "number" || !Number.isInteger(port) || port < 1 || port > 65535) {
-    fail("port", `must be an integer from 1 to 65535, got ${JSON.stringify(port)}`);
+    // String() for a number: JSON would print NaN as null.
+    fail(
+      "port",
+      `must be an integer from 1 to 65535, got ${typeof port === "number" ? String(port) : JSON.stringify(port)}`,
+    );
   }
   const user = raw.user ?? "root";
   if (typeof user !== "string" || !/^[a-z_][a-z0-9_.-]{0,31}\$?$/i.test(user)) {

@@ -406,6 +406,24 @@ const ROWS: Row[] = [
     set: { table: "main; reboot" },
     property: "table",
   },
+  {
+    label: "a route table with a leading zero, which ip(8) reads as octal",
+    kind: "Route",
+    set: { table: "010" },
+    property: "table",
+  },
+  {
+    label: "route table 0, which is no table (the kernel uses main, ip lists all)",
+    kind: "Route",
+    set: { table: "0" },
+    property: "table",
+  },
+  {
+    label: "a route table over 32 bits",
+    kind: "Route",
+    set: { table: "4294967296" },
+    property: "table",
+  },
   // NatRule
   {
     label: "a NAT source in IPv6",
@@ -504,6 +522,27 @@ const ROWS: Row[] = [
     kind: "NatRule",
     set: { "connection.proxy": { host: "`reboot`" } },
     property: "connection.proxy.host",
+  },
+  // Values of the wrong shape altogether
+  {
+    label: "a connection that is a bare host name, not an object",
+    kind: "Bridge",
+    set: { connection: "10.1.0.2" },
+    property: "connection",
+  },
+  {
+    label: "a connection that is a number",
+    kind: "NatRule",
+    set: { connection: 22 },
+    property: "connection",
+  },
+  { label: "a veth end that is a list", kind: "VethPair", set: { a: [] }, property: "a" },
+  { label: "a veth end that is a number", kind: "VethPair", set: { b: 5 }, property: "b" },
+  {
+    label: "a check's source that is a list",
+    kind: "ConnectivityCheck",
+    set: { from: ["ns-blue"] },
+    property: "from",
   },
 ];
 

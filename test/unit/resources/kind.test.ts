@@ -77,6 +77,10 @@ describe("autoName", () => {
     expect(autoName("blue", "", 15)).toMatch(/^blue-[0-9a-f]{5}$/);
   });
 
+  it("makes a name from ln when the resource name is not a string", () => {
+    expect(autoName({ value: "blue" }, undefined, 15)).toMatch(/^ln-[0-9a-f]{5}$/);
+  });
+
   it("makes different names on different calls", () => {
     const names = new Set(Array.from({ length: 20 }, () => autoName("x", undefined, 15)));
     expect(names.size).toBeGreaterThan(1);

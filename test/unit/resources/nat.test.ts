@@ -27,6 +27,13 @@ describe("natKind.check", () => {
     expect(out).toMatchObject({ source: "10.0.0.0/24", outInterface: "eth0", forwarding: true });
   });
 
+  it("leaves a missing source out of its inputs, so the engine can show the failure", () => {
+    const { source: _source, ...withoutSource } = inputs();
+    const { inputs: out, failures } = natKind.check(undefined, withoutSource as NatInputs);
+    expect(failures.map((f) => f.property)).toEqual(["source"]);
+    expect(Object.keys(out)).not.toContain("source");
+  });
+
   it("keeps forwarding false when it is given", () => {
     expect(natKind.check(undefined, inputs({ forwarding: false })).inputs.forwarding).toBe(false);
   });

@@ -103,6 +103,20 @@ describe("routeKind.check", () => {
     expect(failures.map((f) => f.property)).toEqual([property]);
   });
 
+  it("leaves the gateway out of its inputs when none is given, as the engine's Struct needs (issue 9)", () => {
+    const { via: _via, ...withoutVia } = inputs({ destination: "10.1.0.0/24", device: "eth0" });
+    const { inputs: out, failures } = routeKind.check(undefined, withoutVia as RouteInputs);
+    expect(failures).toEqual([]);
+    expect(Object.keys(out)).not.toContain("via");
+  });
+
+  it("leaves a missing destination out of its inputs, so the engine can show the failure", () => {
+    const { destination: _d, ...withoutDestination } = inputs();
+    const { inputs: out, failures } = routeKind.check(undefined, withoutDestination as RouteInputs);
+    expect(failures.map((f) => f.property)).toEqual(["destination"]);
+    expect(Object.keys(out)).not.toContain("destination");
+  });
+
   it("suggests the network when the destination has host bits set", () => {
     expect(
       routeKind.check(undefined, inputs({ destination: "10.1.2.3/16" })).failures[0]!.reason,

@@ -349,8 +349,8 @@ describe("mtuProblem", () => {
       { label: "zero", mtu: 0, match: /got 0/ },
       { label: "a negative number", mtu: -1500, match: /got -1500/ },
       { label: "a fraction", mtu: 1500.5, match: /must be an integer, got 1500.5/ },
-      { label: "NaN", mtu: NaN, match: /must be an integer/ },
-      { label: "Infinity", mtu: Infinity, match: /must be an integer/ },
+      { label: "NaN", mtu: NaN, match: /must be an integer, got NaN/ },
+      { label: "Infinity", mtu: Infinity, match: /must be an integer, got Infinity/ },
       { label: "a string of digits", mtu: "1500", match: /must be an integer, got "1500"/ },
     ]),
   )("rejects %s", (_label, { mtu, match }) => {

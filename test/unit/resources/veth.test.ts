@@ -41,6 +41,13 @@ describe("vethKind.check", () => {
     expect(out.a.addresses).toEqual(["fd00::1/64", "10.0.0.1/24"]);
   });
 
+  it("leaves a missing end out of its inputs, so the engine can show the failure", () => {
+    const { b: _b, ...withoutB } = inputs();
+    const { inputs: out, failures } = vethKind.check(undefined, withoutB as VethInputs);
+    expect(failures.map((f) => f.property)).toEqual(["b"]);
+    expect(Object.keys(out)).not.toContain("b");
+  });
+
   it("keeps up false on an end", () => {
     expect(vethKind.check(undefined, inputs({ b: { name: "vb", up: false } })).inputs.b.up).toBe(
       false,
@@ -188,6 +195,21 @@ describe("vethKind.diff", () => {
     ]),
   )("gives %s", (_label, { over, diff }) => {
     expect(vethKind.diff(olds, { ...olds, ...over } as VethInputs)).toEqual(diff);
+  });
+
+  it.each(
+    labelled([
+      { label: "missing", a: undefined },
+      { label: "null", a: null },
+      { label: "not known yet", a: UNKNOWN },
+      { label: "a number", a: 5 },
+    ]),
+  )("replaces end a, without throwing, when it is %s", (_label, { a }) => {
+    expect(vethKind.diff(olds, { ...olds, a } as unknown as VethInputs)).toEqual({
+      changes: true,
+      replaces: ["a"],
+      deleteBeforeReplace: true,
+    });
   });
 });
 
