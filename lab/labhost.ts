@@ -25,6 +25,7 @@ import { promises as fs, openSync, closeSync } from "node:fs";
 import * as net from "node:net";
 import * as path from "node:path";
 import ipaddr from "ipaddr.js";
+import { quoteArg, quoteArgv } from "../provider/shell/quote";
 
 /** Non-root login created for `sudoUser` hosts. */
 export const LAB_SUDO_USER = "lnlab";
@@ -156,7 +157,7 @@ export class LabCommandError extends Error {
   readonly stderr: string;
 
   constructor(command: string[], exitCode: number, stderr: string) {
-    super(`running "${formatArgv(command)}": exit ${exitCode}: ${stderr.trim() || "(no stderr)"}`);
+    super(`running "${quoteArgv(command)}": exit ${exitCode}: ${stderr.trim() || "(no stderr)"}`);
     this.name = "LabCommandError";
     this.command = command;
     this.exitCode = exitCode;
@@ -294,7 +295,7 @@ export function sshdArgv(netns: string, configPath: string, delayMs = 0): string
     "mount -t tmpfs -o mode=755 lnlab /run/linuxnet",
   ];
   if (delayMs > 0) steps.push(`sleep ${(delayMs / 1000).toFixed(3)}`);
-  steps.push(`exec ${SSHD} -D -e -f ${shellQuote(configPath)}`);
+  steps.push(`exec ${SSHD} -D -e -f ${quoteArg(configPath)}`);
   return [
     "ip",
     "netns",
@@ -383,14 +384,6 @@ async function run(argv: string[]): Promise<string> {
   const r = await runResult(argv);
   if (r.exitCode !== 0) throw new LabCommandError(argv, r.exitCode, r.stderr);
   return r.stdout;
-}
-
-function formatArgv(argv: string[]): string {
-  return argv.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : shellQuote(a))).join(" ");
-}
-
-function shellQuote(s: string): string {
-  return `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
 // ---------------------------------------------------------------------------------------

@@ -4,7 +4,7 @@
  * carries a credential.
  */
 
-import { quoteArgv } from "./transport/quote";
+import { quoteArgv } from "./shell/quote";
 
 /** One input that failed validation: the field's path and the rule it broke. */
 export interface ValidationFailure {

@@ -15,6 +15,7 @@
 
 import { randomBytes } from "node:crypto";
 import { CommandError } from "../errors";
+import { quoteArgv } from "../shell/quote";
 import type { Host } from "../transport";
 
 /**
@@ -97,7 +98,9 @@ section() {
 }
 ${Object.entries(SECTION_COMMANDS)
   .map(([label, argv]) =>
-    label === "ip_forward" ? "section ip_forward forwarding" : `section ${label} ${argv.join(" ")}`,
+    label === "ip_forward"
+      ? "section ip_forward forwarding"
+      : `section ${label} ${quoteArgv(argv)}`,
   )
   .join("\n")}
 `;

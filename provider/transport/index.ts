@@ -9,7 +9,7 @@ import { randomBytes } from "node:crypto";
 import { CommandError } from "../errors";
 import { type Connection, connectionKey } from "./connection";
 import { type CommandResult, HostSession } from "./ssh";
-import { quoteArgv } from "./quote";
+import { quoteArgv } from "../shell/quote";
 import { dialPerCommand, logCommand, writeStats } from "./instrument";
 
 export type { CommandResult } from "./ssh";

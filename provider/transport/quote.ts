@@ -1,26 +1,7 @@
 /**
- * The one place where argv lists become shell text. Every command that runs on
- * a host goes through {@link quoteArgv}; no user string is ever pasted into a
- * shell line any other way.
+ * Shell quoting lives in `../shell/quote` (a leaf that `errors.ts` may import
+ * without reaching into the transport). This re-export keeps the doctor's and
+ * its replay test's imports working until they import `../shell/quote` itself;
+ * it is not a second implementation.
  */
-
-/** Characters that never need quoting in a POSIX shell word. */
-const SAFE_WORD = /^[A-Za-z0-9_@%+=:,./-]+$/;
-
-/**
- * Quotes one argument for a POSIX shell: safe words stay as they are, all else
- * is wrapped in single quotes, with each `'` written as `'\''`.
- */
-export function quoteArg(arg: string): string {
-  if (arg.includes("\0")) {
-    // A NUL cannot be passed in an argv at all; refuse rather than truncate.
-    throw new Error("an argument contains a NUL byte");
-  }
-  if (SAFE_WORD.test(arg)) return arg;
-  return `'${arg.replace(/'/g, `'\\''`)}'`;
-}
-
-/** Quotes an argv list into one shell command line. */
-export function quoteArgv(argv: readonly string[]): string {
-  return argv.map(quoteArg).join(" ");
-}
+export { quoteArg, quoteArgv } from "../shell/quote";

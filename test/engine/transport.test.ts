@@ -12,11 +12,14 @@
 
 import type { EngineEvent } from "@pulumi/pulumi/automation";
 import { execFileSync } from "node:child_process";
-import { promises as fs } from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Lab, type LabHost, startLab, tcpAccepts } from "../../lab/labhost";
+import { requireRoot } from "../support/lab";
+import { namespaces } from "../support/oob";
 import { type HostSnapshot, snapshotHost } from "../support/snapshot";
+import { logLinesSince, logMark, sessionPids, waitForLogLines } from "../support/sshd";
+import { waitFor } from "../support/wait";
 import { ROOT, createTestStack, labHostConfig, type TestStack } from "./support";
 
 const SCALE = path.join(__dirname, "fixtures", "scale");
@@ -75,21 +78,6 @@ describe("the transport under the real engine", () => {
   let h1: LabHost;
   const stacks: TestStack[] = [];
 
-  const sshdLog = (l: Lab, h: LabHost) =>
-    fs.readFile(path.join(l.stateDir, h.name, "sshd.log"), "utf8");
-  async function newLogLines(l: Lab, h: LabHost, mark: number, re: RegExp): Promise<string[]> {
-    return (await sshdLog(l, h))
-      .slice(mark)
-      .split("\n")
-      .filter((line) => re.test(line));
-  }
-
-  /** Namespaces on the host, by name. */
-  async function namespaces(h: LabHost): Promise<string[]> {
-    const out = (await h.exec(["ip", "-json", "netns", "list"])).stdout.trim();
-    return (JSON.parse(out || "[]") as { name: string }[]).map((n) => n.name).sort();
-  }
-
   /** Checks out of band that the host has every namespace and veth pair of the scale fixture. */
   async function expectScaleOnHost(h: LabHost, count: number): Promise<void> {
     const want = Array.from({ length: count }, (_, i) => `ts-ns${i}`).sort();
@@ -114,21 +102,8 @@ describe("the transport under the real engine", () => {
     }
   }
 
-  /** The host's per-connection sshd processes (not the listener, PID 1), by pid inside the host. */
-  async function sessionPids(h: LabHost): Promise<number[]> {
-    const r = await h.exec(["ps", "-eo", "pid=,args="]);
-    return r.stdout
-      .split("\n")
-      .map((l) => /^\s*(\d+)\s+sshd: [a-z_][\w.-]*(@notty)?$/.exec(l))
-      .filter((m) => m !== null)
-      .map((m) => Number(m![1]))
-      .filter((pid) => pid !== 1);
-  }
-
   beforeAll(async () => {
-    if (process.getuid?.() !== 0) {
-      throw new Error("the engine tier needs root (lab hosts are namespaces with sshd)");
-    }
+    requireRoot("the engine tier");
     lab = await startLab({
       id: "ttr2",
       hosts: [{ name: "h1" }, { name: "jh" }, { name: "su", sudoUser: true }],
@@ -159,14 +134,14 @@ describe("the transport under the real engine", () => {
     });
 
     it("deploys at parallelism 32 over one connection, with no Channel open failure", async () => {
-      const mark = (await sshdLog(lab, h1)).length;
+      const mark = await logMark(lab, h1);
       const up = await scale.stack.up({ parallel: 32 });
       expect(up.summary.result).toBe("succeeded");
       expect(up.summary.resourceChanges).toEqual({ create: 2 * COUNT + 1 });
       expect(`${up.stdout}\n${up.stderr}`).not.toMatch(/Channel open failure|ssh to /);
       await expectScaleOnHost(h1, COUNT);
       // One provider process, one connection for the whole deployment.
-      expect(await newLogLines(lab, h1, mark, /Accepted publickey/)).toHaveLength(1);
+      expect(await waitForLogLines(lab, h1, mark, /Accepted publickey/, 1)).toHaveLength(1);
     });
 
     it("destroys at parallelism 32, leaving the host exactly as before", async () => {
@@ -190,6 +165,7 @@ describe("the transport under the real engine", () => {
           killing = (async () => {
             const pids = await sessionPids(h1);
             await h1.exec(["kill", "-STOP", ...pids.map(String)]);
+            // Not a wait for something: the freeze itself, long enough to catch commands in flight.
             await new Promise((r) => setTimeout(r, 1_000));
             await h1.exec(["kill", "-KILL", ...pids.map(String)]);
             return pids;
@@ -209,7 +185,10 @@ describe("the transport under the real engine", () => {
       const outcome = await Promise.race([
         deployment,
         (async () => {
-          while (!killing && !ended) await new Promise((r) => setTimeout(r, 100));
+          await waitFor(() => killing !== undefined || ended, {
+            timeoutMs: 300_000,
+            what: "the deployment to create a third of its resources or end",
+          });
           if (!killing) return "ended";
           await killing;
           await new Promise((r) => setTimeout(r, HANG_MS));
@@ -280,7 +259,7 @@ describe("the transport under the real engine", () => {
       expect(Date.now()).toBeGreaterThanOrEqual(sshdStarts - 1_000);
       expect(await namespaces(host)).toEqual(["ts-ns0", "ts-ns1"]);
       // The failed dials were refused TCP connections, not logins: one login in all.
-      expect(await newLogLines(late, host, 0, /Accepted publickey/)).toHaveLength(1);
+      expect(await waitForLogLines(late, host, 0, /Accepted publickey/, 1)).toHaveLength(1);
 
       const destroy = await test.stack.destroy();
       expect(destroy.summary.result).toBe("succeeded");
@@ -318,7 +297,7 @@ describe("the transport under the real engine", () => {
         true,
       );
       before = await snapshotHost(su);
-      mark = (await sshdLog(lab, su)).length;
+      mark = await logMark(lab, su);
     });
 
     const ping = async (from: string, to: string) =>
@@ -342,10 +321,9 @@ describe("the transport under the real engine", () => {
       );
       expect(await ping("ns-blue", "10.0.0.2")).toBe(0);
       // Every login on the target came from the jump host, as the sudo user; none from here.
-      const logins = await newLogLines(lab, su, mark, /Accepted/);
-      expect(logins.length).toBeGreaterThan(0);
+      const logins = await waitForLogLines(lab, su, mark, /Accepted/, 1);
       for (const l of logins) expect(l).toContain(`for lnlab from ${jh.address} `);
-      expect(await newLogLines(lab, jh, 0, /Accepted publickey for root/)).not.toEqual([]);
+      expect(await waitForLogLines(lab, jh, 0, /Accepted publickey for root/, 1)).not.toEqual([]);
     });
 
     it("changes nothing on a second up and on refresh", async () => {
@@ -381,7 +359,7 @@ describe("the transport under the real engine", () => {
       expect(destroy.summary.result).toBe("succeeded");
       expect(destroy.summary.resourceChanges?.delete).toBeGreaterThan(0);
       expect(await snapshotHost(su)).toEqual(before);
-      const logins = await newLogLines(lab, su, mark, /Accepted/);
+      const logins = await logLinesSince(lab, su, mark, /Accepted/);
       for (const l of logins) expect(l).toContain(`for lnlab from ${jh.address} `);
     });
   });

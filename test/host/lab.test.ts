@@ -27,6 +27,8 @@ import {
   type LabHost,
   type LabJson,
 } from "../../lab/labhost";
+import { requireRoot as requireRootFor } from "../support/lab";
+import { waitFor } from "../support/wait";
 
 interface Result {
   stdout: string;
@@ -42,8 +44,7 @@ async function sh(argv: string[], opts: { cwd?: string } = {}): Promise<Result> 
 }
 
 function requireRoot(): void {
-  // A tier that cannot run says why and fails; it never passes silently.
-  if (process.getuid?.() !== 0) throw new Error("the lab-host tests need root (namespaces, sshd)");
+  requireRootFor("the lab-harness tier");
 }
 
 async function rootNetns(): Promise<string[]> {
@@ -251,16 +252,18 @@ describe("a running lab of h1 (with a sudo user), h2 and h3 (sshd delayed 3 s)",
     expect(h3FirstTry.exitCode).toBe(255);
     expect(h3FirstTry.stderr).toMatch(/Connection refused/);
 
-    let ok: Result | undefined;
-    while (Date.now() - startedAt < 15_000) {
-      const r = await ssh.run(h3, "echo up");
-      if (r.exitCode === 0) {
-        ok = r;
-        break;
-      }
-      await new Promise((r) => setTimeout(r, 200));
-    }
-    expect(ok?.stdout.trim()).toBe("up");
+    const ok = await waitFor(
+      async () => {
+        const r = await ssh.run(h3, "echo up");
+        return r.exitCode === 0 ? r : undefined;
+      },
+      {
+        timeoutMs: Math.max(0, startedAt + 15_000 - Date.now()),
+        intervalMs: 200,
+        what: "h3 to accept SSH once its 3 s delay is over",
+      },
+    );
+    expect(ok.stdout.trim()).toBe("up");
     expect(Date.now() - startedAt).toBeGreaterThanOrEqual(3000);
   });
 
@@ -434,7 +437,10 @@ describe("cleanup after a crash", () => {
       stdio: "ignore",
     });
     child.unref();
-    await new Promise((r) => setTimeout(r, 200));
+    await waitFor(async () => (await processCmdlines()).includes("sleep 8432"), {
+      timeoutMs: 5_000,
+      what: "the leftover process (sleep 8432) to run in the half-built host",
+    });
     expect(await processCmdlines()).toContain("sleep 8432");
 
     // startLab cleans up its own id's leftovers instead of refusing them as an overlap.

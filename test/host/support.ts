@@ -7,9 +7,13 @@
 
 import { afterAll, afterEach, beforeAll, expect } from "vitest";
 import type * as dynamic from "@pulumi/pulumi/dynamic";
-import { startLab, type ExecResult, type Lab, type LabHost } from "../../lab/labhost";
+import { startLab, type Lab, type LabHost } from "../../lab/labhost";
 import { handler, type KindName } from "../../provider/runtime";
 import { closeAllSessions, transportStats } from "../../provider/transport";
+import { requireRoot } from "../support/lab";
+import { inNs, ipIn, namespaces, oob, oobAll } from "../support/oob";
+
+export { inNs, ipIn, namespaces, oob, oobAll, oobResult } from "../support/oob";
 
 export { labelled } from "../unit/support";
 
@@ -34,9 +38,7 @@ export interface LabContext {
 export function useLabHost(id: string): LabContext {
   const ctx = {} as LabContext;
   beforeAll(async () => {
-    if (process.getuid?.() !== 0) {
-      throw new Error("the host tier needs root (lab hosts are namespaces with sshd)");
-    }
+    requireRoot("the host tier");
     ctx.lab = await startLab({ id, hosts: [{ name: "h1" }] });
     ctx.h = ctx.lab.host("h1");
     ctx.connection = { host: ctx.h.address, privateKey: ctx.h.privateKey, hostKey: ctx.h.hostKey };
@@ -47,6 +49,14 @@ export function useLabHost(id: string): LabContext {
     await ctx.lab?.teardown();
   });
   return ctx;
+}
+
+/**
+ * How many SSH connections the file's operations have opened since its lab
+ * host started: one, the pooled one, when every operation shared it.
+ */
+export function connectionsOpened(ctx: LabContext): number {
+  return transportStats.connections - ctx.connectionsAtStart;
 }
 
 /**
@@ -115,6 +125,19 @@ export class Driver {
     return { id: r.id, inputs, outs: { ...r.outs, [PROVIDER_KEY]: SERIALIZED_PROVIDER } };
   }
 
+  /**
+   * `create` of inputs already checked, as its outcome: the id, or the message
+   * of the error it threw. For rows where either would be a finding.
+   */
+  async createOutcome(
+    inputs: Record<string, unknown>,
+  ): Promise<{ id: string | undefined; error: string | undefined }> {
+    return this.provider.create(inputs).then(
+      (r) => ({ id: r.id, error: undefined }),
+      (e: Error) => ({ id: undefined, error: e.message }),
+    );
+  }
+
   /** check → create that must fail; returns the error the user would see. */
   async createFails(args: Record<string, unknown>): Promise<Error> {
     const inputs = await this.check(args);
@@ -180,37 +203,6 @@ export class Driver {
 // ---------------------------------------------------------------------------------------
 // Out of band: what the host really has, seen without our SSH connection.
 
-/** Runs argv in the lab host (out of band); throws unless it exits 0. */
-export async function oob(h: LabHost, argv: string[]): Promise<string> {
-  const r = await h.exec(argv);
-  if (r.exitCode !== 0) {
-    throw new Error(
-      `out of band "${argv.join(" ")}" on ${h.name}: exit ${r.exitCode}: ${r.stderr}`,
-    );
-  }
-  return r.stdout;
-}
-
-/** Runs argv in the lab host (out of band); the result whatever the exit code. */
-export function oobResult(h: LabHost, argv: string[]): Promise<ExecResult> {
-  return h.exec(argv);
-}
-
-/** argv inside namespace `ns` of the lab host, or in the host itself when `ns` is undefined. */
-export function inNs(ns: string | undefined, argv: string[]): string[] {
-  return ns ? ["ip", "netns", "exec", ns, ...argv] : argv;
-}
-
-/** `ip` in namespace `ns` of the lab host, or in the host itself. */
-export function ipIn(ns: string | undefined, ...args: string[]): string[] {
-  return ns ? ["ip", "-n", ns, ...args] : ["ip", ...args];
-}
-
-/** Runs a list of commands out of band, in order. */
-export async function oobAll(h: LabHost, steps: string[][]): Promise<void> {
-  for (const argv of steps) await oob(h, argv);
-}
-
 /** A link as `ip -json -details link show` reports it (what the tests look at). */
 export interface SeenLink {
   ifname: string;
@@ -219,12 +211,6 @@ export interface SeenLink {
   master?: string;
   linkinfo?: { info_kind?: string };
   ifindex: number;
-}
-
-/** The names of the lab host's namespaces. */
-export async function namespaces(h: LabHost): Promise<string[]> {
-  const out = (await oob(h, ["ip", "-json", "netns", "list"])).trim();
-  return out ? (JSON.parse(out) as { name: string }[]).map((n) => n.name) : [];
 }
 
 /** Every link in `ns` (or the host), with details. */
@@ -247,6 +233,23 @@ export async function link(
     throw new Error(`ip link show ${name} on ${h.name}: ${r.stderr}`);
   }
   return (JSON.parse(r.stdout) as SeenLink[])[0];
+}
+
+/**
+ * A link as the tests compare it, seen out of band: its kind, whether it is up,
+ * its MTU, its bridge (master) and its configured addresses; undefined when
+ * it (or `ns`) is not there.
+ */
+export async function linkState(h: LabHost, ns: string | undefined, name: string) {
+  const seen = await link(h, ns, name);
+  if (!seen) return undefined;
+  return {
+    kind: seen.linkinfo?.info_kind,
+    up: seen.flags.includes("UP"),
+    mtu: seen.mtu,
+    master: seen.master,
+    addresses: await addresses(h, ns, name),
+  };
 }
 
 /** The configured addresses of a link (`a.b.c.d/len`), without the kernel's IPv6 link-local ones. */

@@ -21,8 +21,12 @@ import { utils } from "ssh2";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { type Lab, type LabHost, LAB_SUDOERS_FILE, startLab } from "../../lab/labhost";
 import { TransportError } from "../../provider/errors";
+import { quoteArg } from "../../provider/shell/quote";
 import { closeAllSessions, hostFor, transportStats } from "../../provider/transport";
 import { type Connection, resolveConnection } from "../../provider/transport/connection";
+import { requireRoot } from "../support/lab";
+import { logLinesSince, logMark, sessionPids, waitForLogLines } from "../support/sshd";
+import { waitFor } from "../support/wait";
 
 /** A resolved connection, as the provider makes one from a resource's inputs. */
 function conn(raw: Record<string, unknown>): Connection {
@@ -71,33 +75,6 @@ describe("the SSH transport against real sshd", () => {
   let pw: LabHost;
   let tmp: string;
 
-  /** A host's sshd log (sshd -e), where it records every login and every refusal. */
-  const sshdLog = (h: LabHost) => fs.readFile(path.join(lab.stateDir, h.name, "sshd.log"), "utf8");
-
-  /** Log lines that appeared after `mark` (a length of the log read earlier) matching `re`. */
-  async function newLogLines(h: LabHost, mark: number, re: RegExp): Promise<string[]> {
-    // sshd writes its line as the client goes; give it a moment to land.
-    await new Promise((r) => setTimeout(r, 200));
-    return (await sshdLog(h))
-      .slice(mark)
-      .split("\n")
-      .filter((l) => re.test(l));
-  }
-
-  /**
-   * The host's per-connection sshd processes, by pid inside the host: `sshd: USER@notty`
-   * once a session channel is open, `sshd: USER` for a connection that only forwards (a
-   * jump host's). Not the listener (PID 1), and not a non-root user's `[priv]` monitor.
-   */
-  async function sessionPids(h: LabHost): Promise<number[]> {
-    const r = await h.exec(["ps", "-eo", "pid=,args="]);
-    return r.stdout
-      .split("\n")
-      .map((l) => /^\s*(\d+)\s+sshd: [a-z_][\w.-]*(@notty)?$/.exec(l))
-      .filter((m) => m !== null)
-      .map((m) => Number(m![1]));
-  }
-
   /** Sends `signal` to every SSH session process of the host, by pid; sshd itself (PID 1) lives on. */
   async function signalSessions(h: LabHost, signal: "KILL" | "STOP"): Promise<number[]> {
     const pids = await sessionPids(h);
@@ -118,9 +95,7 @@ describe("the SSH transport against real sshd", () => {
     rootOn(h, { user: h.sudoUser, sudo: true, ...extra });
 
   beforeAll(async () => {
-    if (process.getuid?.() !== 0) {
-      throw new Error("the host tier needs root (lab hosts are namespaces with sshd)");
-    }
+    requireRoot("the host tier");
     tmp = await fs.mkdtemp(path.join(os.tmpdir(), "linuxnet-ttr1-"));
     lab = await startLab({
       id: "ttr1",
@@ -152,7 +127,7 @@ describe("the SSH transport against real sshd", () => {
   describe("one connection, a few shells", () => {
     it("runs 50 concurrent commands over one connection and at most 4 channels, none failing", async () => {
       const before = stats();
-      const mark = (await sshdLog(h1)).length;
+      const mark = await logMark(lab, h1);
       // Each command resolves its own connection, as each resource does; equal ones share a session.
       const results = await Promise.all(
         Array.from({ length: 50 }, (_, i) =>
@@ -178,7 +153,9 @@ describe("the SSH transport against real sshd", () => {
       expect(d.channels).toBeLessThanOrEqual(4);
       expect(d.commands).toBe(50);
       // The host's view: one login, one session process, and no "Channel open failure" anywhere.
-      expect(await newLogLines(h1, mark, /Accepted publickey for root/)).toHaveLength(1);
+      expect(await waitForLogLines(lab, h1, mark, /Accepted publickey for root/, 1)).toHaveLength(
+        1,
+      );
       expect(await sessionPids(h1)).toHaveLength(1);
       const shells = await h1.exec(["sh", "-c", "ps -eo args= | grep -c '^/bin/sh$'"]);
       expect(Number(shells.stdout.trim())).toBeLessThanOrEqual(4);
@@ -217,7 +194,7 @@ describe("the SSH transport against real sshd", () => {
       ["a SHA256: fingerprint", () => su.hostKeyFingerprint],
     ])("refuses a wrong pin given as %s, showing both fingerprints, at once", async (_, pin) => {
       const before = stats();
-      const mark = (await sshdLog(h1)).length;
+      const mark = await logMark(lab, h1);
       const { ms, error } = await timed(() =>
         hostFor(conn(rootOn(h1, { hostKey: pin(), dialTimeoutMs: 20_000 }))).run(["true"]),
       );
@@ -231,7 +208,7 @@ describe("the SSH transport against real sshd", () => {
       // An answer, not a host still booting: no retries until the dial deadline.
       expect(ms).toBeLessThan(3_000);
       expect(delta(before).connections).toBe(0);
-      expect(await newLogLines(h1, mark, /Accepted/)).toEqual([]);
+      expect(await logLinesSince(lab, h1, mark, /Accepted/)).toEqual([]);
     });
 
     it("never lets an unpinned session serve a pinned connection", async () => {
@@ -247,7 +224,7 @@ describe("the SSH transport against real sshd", () => {
   describe("authentication", () => {
     it("fails fast on a wrong key, with one attempt even when 20 callers wait for it", async () => {
       const wrongKey = utils.generateKeyPairSync("ed25519").private;
-      const mark = (await sshdLog(h1)).length;
+      const mark = await logMark(lab, h1);
       const start = Date.now();
       const errors = await Promise.all(
         Array.from({ length: 20 }, () =>
@@ -262,7 +239,13 @@ describe("the SSH transport against real sshd", () => {
       // One connection attempt for all of them: sshd saw one refused login, and none dropped
       // for crowding (MaxStartups) as a storm of parallel attempts would be.
       expect(
-        await newLogLines(h1, mark, /Connection closed by authenticating user root|MaxStartups/),
+        await waitForLogLines(
+          lab,
+          h1,
+          mark,
+          /Connection closed by authenticating user root|MaxStartups/,
+          1,
+        ),
       ).toHaveLength(1);
       for (const e of errors) {
         expect(e).toBeInstanceOf(TransportError);
@@ -273,7 +256,7 @@ describe("the SSH transport against real sshd", () => {
       }
       // Refused is an answer: far below the 20 s dial deadline, and not retried.
       expect(ms).toBeLessThan(3_000);
-      expect(await newLogLines(h1, mark, /Accepted/)).toEqual([]);
+      expect(await logLinesSince(lab, h1, mark, /Accepted/)).toEqual([]);
     });
 
     it("authenticates with a key held by a real ssh-agent, given as agentSocket", async () => {
@@ -297,7 +280,7 @@ describe("the SSH transport against real sshd", () => {
 
     it("tries again only when asked again, once per call", async () => {
       const wrongKey = utils.generateKeyPairSync("ed25519").private;
-      const mark = (await sshdLog(h1)).length;
+      const mark = await logMark(lab, h1);
       for (let i = 0; i < 3; i++) {
         const { ms, error } = await timed(() =>
           hostFor(conn(rootOn(h1, { privateKey: wrongKey }))).run(["true"]),
@@ -306,7 +289,7 @@ describe("the SSH transport against real sshd", () => {
         expect(ms).toBeLessThan(2_000);
       }
       expect(
-        await newLogLines(h1, mark, /Connection closed by authenticating user root/),
+        await waitForLogLines(lab, h1, mark, /Connection closed by authenticating user root/, 3),
       ).toHaveLength(3);
     });
   });
@@ -319,7 +302,11 @@ describe("the SSH transport against real sshd", () => {
         .replace(/^PidFile .*$/m, `PidFile ${path.join(tmp, "late-sshd.pid")}`);
       const configPath = path.join(tmp, "late-sshd_config");
       await fs.writeFile(configPath, config);
-      const late = h1.exec(["sh", "-c", `sleep 3 && exec /usr/sbin/sshd -f ${configPath}`]);
+      const late = h1.exec([
+        "sh",
+        "-c",
+        `sleep 3 && exec /usr/sbin/sshd -f ${quoteArg(configPath)}`,
+      ]);
       try {
         const before = stats();
         const { ms, value, error } = await timed(() =>
@@ -368,6 +355,8 @@ describe("the SSH transport against real sshd", () => {
         expect(error).toBeUndefined();
         expect(value!.stdout).toBe("through\n");
         expect(dials).toBeGreaterThanOrEqual(4);
+        // Not a wait for something: nothing signals that an error did NOT happen, so a late
+        // one from a reset dial gets a grace period before the check.
         await new Promise((r) => setTimeout(r, 200));
         expect(uncaught.map((e) => e.message)).toEqual([]);
       } finally {
@@ -430,12 +419,12 @@ describe("the SSH transport against real sshd", () => {
   describe("a jump host", () => {
     it("reaches the target through the jump host, as the sudo user", async () => {
       const before = stats();
-      const mark = (await sshdLog(su)).length;
+      const mark = await logMark(lab, su);
       const host = hostFor(conn(sudoOn(su, { proxy: rootOn(h1) })));
       expect((await host.runOk(["id", "-u"])).stdout.trim()).toBe("0");
       expect((await host.runOk(["hostname", "-I"])).stdout).toContain(su.address);
       // The target saw the login come from the jump host, not from this machine.
-      expect(await newLogLines(su, mark, /Accepted publickey/)).toEqual([
+      expect(await waitForLogLines(lab, su, mark, /Accepted publickey/, 1)).toEqual([
         expect.stringContaining(`for lnlab from ${h1.address} `),
       ]);
       expect(delta(before).connections).toBe(2); // the jump host, and the target through it
@@ -460,7 +449,10 @@ describe("the SSH transport against real sshd", () => {
       const host = hostFor(conn(sudoOn(su, { proxy: rootOn(h1) })));
       await host.runOk(["true"]);
       await signalSessions(h1, "KILL");
-      await waitFor(async () => (await sessionPids(su)).length === 0);
+      await waitFor(async () => (await sessionPids(su)).length === 0, {
+        timeoutMs: 5_000,
+        what: "the target's session to end with the jump host's",
+      });
       const before = stats();
       expect((await host.runOk(["echo", "again"])).stdout).toBe("again\n");
       expect(delta(before).connections).toBe(2);
@@ -472,7 +464,10 @@ describe("the SSH transport against real sshd", () => {
       const host = hostFor(conn(rootOn(h1)));
       await host.runOk(["true"]);
       const killed = await signalSessions(h1, "KILL");
-      await waitFor(async () => (await sessionPids(h1)).every((p) => !killed.includes(p)));
+      await waitFor(async () => (await sessionPids(h1)).every((p) => !killed.includes(p)), {
+        timeoutMs: 5_000,
+        what: `the killed session processes ${killed.join(", ")} to be gone`,
+      });
       const before = stats();
       expect((await host.runOk(["echo", "back"])).stdout).toBe("back\n");
       expect((await host.runOk(["echo", "still"])).stdout).toBe("still\n");
@@ -483,7 +478,10 @@ describe("the SSH transport against real sshd", () => {
       const host = hostFor(conn(rootOn(h1)));
       await host.runOk(["true"]);
       const inFlight = rejection(host.run(["sleep", "10"]));
-      await new Promise((r) => setTimeout(r, 300));
+      await waitFor(async () => (await h1.exec(["pgrep", "-x", "sleep"])).exitCode === 0, {
+        timeoutMs: 5_000,
+        what: "the command in flight (sleep 10) to run on the host",
+      });
       const start = Date.now();
       await signalSessions(h1, "KILL");
       const error = await inFlight;
@@ -504,30 +502,36 @@ describe("the SSH transport against real sshd", () => {
       const pending = new Set<number>();
       const errors: Error[] = [];
       let next = 0;
+      let answered = 0;
       let stop = false;
+      let settled = false;
       const callers = Array.from({ length: 32 }, async () => {
         while (!stop) {
           const id = next++;
           pending.add(id);
           try {
             expect((await host.runOk(["sh", "-c", "sleep 0.01; echo ok"])).stdout).toBe("ok\n");
+            answered++;
           } catch (e) {
             errors.push(e as Error);
           }
           pending.delete(id);
         }
       });
-      await new Promise((r) => setTimeout(r, 500));
+      const all = Promise.all(callers).then(() => (settled = true));
+      // Busy: twice as many commands answered as callers, and more running and queued.
+      await waitFor(() => answered >= 64, { timeoutMs: 10_000, what: "64 commands answered" });
       await signalSessions(h1, "KILL");
-      await new Promise((r) => setTimeout(r, 1_000));
+      await waitFor(() => errors.length > 0, {
+        timeoutMs: 5_000,
+        what: "a command to fail after the session was killed",
+      });
       stop = true;
-      const settled = await Promise.race([
-        Promise.all(callers).then(() => true),
-        new Promise<false>((r) => setTimeout(() => r(false), 10_000)),
-      ]);
-      expect(settled, `${pending.size} commands never settled after the session was killed`).toBe(
-        true,
-      );
+      await waitFor(() => settled, {
+        timeoutMs: 10_000,
+        what: () => `the ${pending.size} commands left to settle after the session was killed`,
+      });
+      await all;
       // What was in flight or queued fails, clearly; the callers' next commands reconnect.
       expect(errors.length).toBeGreaterThan(0);
       for (const e of errors) {
@@ -557,12 +561,3 @@ describe("the SSH transport against real sshd", () => {
     }, 60_000);
   });
 });
-
-/** Polls `check` every 50 ms for up to 5 s. */
-async function waitFor(check: () => Promise<boolean>): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error("condition not met within 5 s");
-}

@@ -6,6 +6,8 @@
  */
 
 import type { LabHost } from "../../lab/labhost";
+import { inNs, ipIn, namespaces, oob } from "./oob";
+import { waitFor } from "./wait";
 
 /** What one network namespace (or the host's own, under "") holds. */
 export interface NamespaceSnapshot {
@@ -19,17 +21,6 @@ export interface NamespaceSnapshot {
 /** A host's snapshot: its namespaces by name, the host's own under "". */
 export type HostSnapshot = Record<string, NamespaceSnapshot>;
 
-async function run(host: LabHost, argv: string[]): Promise<string> {
-  const r = await host.exec(argv);
-  if (r.exitCode !== 0)
-    throw new Error(`${argv.join(" ")} on ${host.name}: exit ${r.exitCode}: ${r.stderr}`);
-  return r.stdout;
-}
-
-function inNs(ns: string, argv: string[]): string[] {
-  return ns ? ["ip", "netns", "exec", ns, ...argv] : argv;
-}
-
 /** Fields that change without anyone changing the configuration (counters, timers). */
 function stable(entries: unknown[]): unknown[] {
   return entries.map((e) => {
@@ -38,21 +29,34 @@ function stable(entries: unknown[]): unknown[] {
   });
 }
 
+/** How long a host may take to settle before its snapshot fails instead. */
+export const SETTLE_TIMEOUT_MS = 5_000;
+
 /**
  * Waits until no address is still in IPv6 duplicate address detection: a
  * freshly started host gains link-local addresses and routes for a moment,
- * which is the kernel settling, not anyone's change.
+ * which is the kernel settling, not anyone's change. A host that does not
+ * settle in {@link SETTLE_TIMEOUT_MS} fails the snapshot, naming where, rather
+ * than being compared half-settled (which would pass or fail by chance).
  */
-async function settled(host: LabHost, namespaces: string[]): Promise<void> {
-  for (let i = 0; i < 50; i++) {
-    let tentative = false;
-    for (const ns of namespaces) {
-      const out = await run(host, ns ? ["ip", "-n", ns, "-json", "addr"] : ["ip", "-json", "addr"]);
-      if (out.includes('"tentative":true')) tentative = true;
-    }
-    if (!tentative) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
+async function settled(host: LabHost, all: string[]): Promise<void> {
+  let unsettled: string[] = [];
+  await waitFor(
+    async () => {
+      unsettled = [];
+      for (const ns of all) {
+        const out = await oob(host, ipIn(ns, "-json", "addr"));
+        if (out.includes('"tentative":true')) unsettled.push(ns || "the host itself");
+      }
+      return unsettled.length === 0;
+    },
+    {
+      timeoutMs: SETTLE_TIMEOUT_MS,
+      what: () =>
+        `${host.name} to settle before its snapshot (IPv6 addresses still tentative in ` +
+        `${unsettled.join(", ")})`,
+    },
+  );
 }
 
 const BUILTIN_CHAIN = /^:(PREROUTING|INPUT|FORWARD|OUTPUT|POSTROUTING) ACCEPT /;
@@ -81,21 +85,17 @@ export function ruleSet(save: string): string {
 
 /** Takes the snapshot, once the host's addresses have settled. */
 export async function snapshotHost(host: LabHost): Promise<HostSnapshot> {
-  const names = JSON.parse((await run(host, ["ip", "-json", "netns", "list"])) || "[]") as {
-    name: string;
-  }[];
   const snapshot: HostSnapshot = {};
-  const all = ["", ...names.map((n) => n.name).sort()];
+  const all = ["", ...(await namespaces(host))];
   await settled(host, all);
   for (const ns of all) {
-    const ip = (...args: string[]) =>
-      run(host, ns ? ["ip", "-n", ns, "-json", ...args] : ["ip", "-json", ...args]);
+    const ip = (...args: string[]) => oob(host, ipIn(ns, "-json", ...args));
     snapshot[ns] = {
       links: stable(JSON.parse((await ip("link", "show")) || "[]")),
       addresses: stable(JSON.parse((await ip("addr", "show")) || "[]")),
       routes: JSON.parse((await ip("route", "show", "table", "all")) || "[]"),
-      iptables: ruleSet(await run(host, inNs(ns, ["iptables-save"]))),
-      ipForward: (await run(host, inNs(ns, ["cat", "/proc/sys/net/ipv4/ip_forward"]))).trim(),
+      iptables: ruleSet(await oob(host, inNs(ns, ["iptables-save"]))),
+      ipForward: (await oob(host, inNs(ns, ["cat", "/proc/sys/net/ipv4/ip_forward"]))).trim(),
     };
   }
   return snapshot;

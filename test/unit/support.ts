@@ -21,3 +21,21 @@ export const PROVIDER_KEY = "__provider";
 export function labelled<T extends { readonly label: string }>(rows: readonly T[]): [string, T][] {
   return rows.map((row) => [row.label, row]);
 }
+
+/**
+ * A kind's inputs for table rows: a connection that passes, the resource's
+ * name and the kind's valid defaults, with each row's `over` on top. Every
+ * call gets its own copy, so a row cannot change another's.
+ */
+export function inputsFor<T>(
+  resourceName: string,
+  defaults: Readonly<Record<string, unknown>>,
+): (over?: Record<string, unknown>) => T {
+  return (over = {}) =>
+    ({
+      connection: { ...CONNECTION },
+      resourceName,
+      ...structuredClone(defaults),
+      ...over,
+    }) as T;
+}

@@ -4,16 +4,16 @@
  */
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { transportStats } from "../../../provider/transport";
 import {
   Driver,
   addNamespace,
-  addresses,
+  connectionsOpened,
   expectUserError,
   inNs,
   ipIn,
   labelled,
   link,
+  linkState,
   links,
   namespaces,
   oob,
@@ -29,17 +29,7 @@ const BLUE = "ns-blue";
 const RED = "ns-red";
 
 /** One end as the host has it, seen out of band. */
-async function end(ns: string | undefined, name: string) {
-  const seen = await link(ctx.h, ns, name);
-  if (!seen) return undefined;
-  return {
-    kind: seen.linkinfo?.info_kind,
-    up: seen.flags.includes("UP"),
-    mtu: seen.mtu,
-    master: seen.master,
-    addresses: await addresses(ctx.h, ns, name),
-  };
-}
+const end = (ns: string | undefined, name: string) => linkState(ctx.h, ns, name);
 
 /** Every link name on the host and in both namespaces: the world a failed create must leave as it was. */
 async function world(): Promise<Record<string, string[]>> {
@@ -378,10 +368,7 @@ describe("VethPair", () => {
         a: { name: "up", namespace: "ns-words" },
         b: { name: "up-peer", namespace: "ns-words" },
       });
-      const outcome = await d.provider.create(inputs).then(
-        (r) => ({ id: r.id, error: undefined }),
-        (e: Error) => ({ id: undefined, error: e.message }),
-      );
+      const outcome = await d.createOutcome(inputs);
       const names = (await links(ctx.h, "ns-words")).map((l) => l.ifname).sort();
       expect({ outcome, names }).toEqual({
         outcome: { id: "ns-words/up~ns-words/up-peer", error: undefined },
@@ -401,6 +388,6 @@ describe("VethPair", () => {
   });
 
   it("used one pooled SSH connection for every operation in this file", () => {
-    expect(transportStats.connections - ctx.connectionsAtStart).toBeLessThanOrEqual(1);
+    expect(connectionsOpened(ctx)).toBe(1);
   });
 });

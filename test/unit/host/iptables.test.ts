@@ -1,13 +1,13 @@
 import { describe, expect, it } from "vitest";
 import {
   TAG_PREFIX,
-  type TaggedRule,
   hasTag,
   iptablesArgv,
   parseTaggedRules,
   splitRuleLine,
 } from "../../../provider/host/iptables";
 import { setIpForwardArgv } from "../../../provider/host/forwarding";
+import { forwardSpec, iptablesIn, masqueradeSpec, taggedRule } from "../../support/rules";
 import { labelled } from "../support";
 
 describe("iptablesArgv", () => {
@@ -60,16 +60,7 @@ describe("splitRuleLine", () => {
         words: [
           "-A",
           "POSTROUTING",
-          "-s",
-          "10.0.0.0/24",
-          "-o",
-          "eth0",
-          "-m",
-          "comment",
-          "--comment",
-          "linuxnet:nat-1a2b3c4d:fwd0",
-          "-j",
-          "MASQUERADE",
+          ...masqueradeSpec("10.0.0.0/24", "linuxnet:nat-1a2b3c4d:fwd0", "eth0"),
         ],
       },
       {
@@ -135,32 +126,12 @@ describe("parseTaggedRules", () => {
     expect(parseTaggedRules(natTable)).toEqual([
       {
         chain: "POSTROUTING",
-        spec: [
-          "-s",
-          "10.0.0.0/24",
-          "-o",
-          "eth0",
-          "-m",
-          "comment",
-          "--comment",
-          "linuxnet:nat-1a2b3c4d:fwd0",
-          "-j",
-          "MASQUERADE",
-        ],
+        spec: masqueradeSpec("10.0.0.0/24", "linuxnet:nat-1a2b3c4d:fwd0", "eth0"),
         tag: "linuxnet:nat-1a2b3c4d:fwd0",
       },
       {
         chain: "POSTROUTING",
-        spec: [
-          "-s",
-          "10.0.1.0/24",
-          "-m",
-          "comment",
-          "--comment",
-          "linuxnet:nat-0badf00d",
-          "-j",
-          "MASQUERADE",
-        ],
+        spec: masqueradeSpec("10.0.1.0/24", "linuxnet:nat-0badf00d"),
         tag: "linuxnet:nat-0badf00d",
       },
     ]);
@@ -169,22 +140,8 @@ describe("parseTaggedRules", () => {
   it("gives the spec that -D needs to delete the very rule", () => {
     const [rule] = parseTaggedRules(natTable);
     expect(iptablesArgv(undefined, "nat", "-D", rule!.chain, ...rule!.spec)).toEqual([
-      "iptables",
-      "-w",
-      "-t",
-      "nat",
-      "-D",
-      "POSTROUTING",
-      "-s",
-      "10.0.0.0/24",
-      "-o",
-      "eth0",
-      "-m",
-      "comment",
-      "--comment",
-      "linuxnet:nat-1a2b3c4d:fwd0",
-      "-j",
-      "MASQUERADE",
+      ...iptablesIn(undefined, "nat", "-D", "POSTROUTING"),
+      ...masqueradeSpec("10.0.0.0/24", "linuxnet:nat-1a2b3c4d:fwd0", "eth0"),
     ]);
   });
 
@@ -212,18 +169,7 @@ describe("parseTaggedRules", () => {
     expect(parseTaggedRules(stdout)).toEqual([
       {
         chain: "FORWARD",
-        spec: [
-          "-i",
-          "br0",
-          "-o",
-          "br0",
-          "-m",
-          "comment",
-          "--comment",
-          "linuxnet:bridge:br0",
-          "-j",
-          "ACCEPT",
-        ],
+        spec: forwardSpec("br0", "linuxnet:bridge:br0"),
         tag: "linuxnet:bridge:br0",
       },
     ]);
@@ -235,7 +181,7 @@ describe("parseTaggedRules", () => {
 });
 
 describe("hasTag", () => {
-  const rule = (tag: string): TaggedRule => ({ chain: "POSTROUTING", spec: [], tag });
+  const rule = taggedRule;
   it.each(
     labelled([
       { label: "the tag itself", ruleTag: "linuxnet:nat-1", tag: "linuxnet:nat-1", has: true },

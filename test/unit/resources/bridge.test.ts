@@ -9,17 +9,13 @@ import {
   planForwardRule,
 } from "../../../provider/resources/bridge";
 import { parseTaggedRules } from "../../../provider/host/iptables";
-import { CONNECTION, PROVIDER_KEY, UNKNOWN, labelled } from "../support";
+import { forwardSpec, iptablesIn } from "../../support/rules";
+import { CONNECTION, PROVIDER_KEY, UNKNOWN, labelled, inputsFor } from "../support";
 
-function inputs(over: Record<string, unknown> = {}): BridgeInputs {
-  return {
-    connection: { ...CONNECTION },
-    resourceName: "lan",
-    name: "br0",
-    addresses: ["10.0.0.254/24"],
-    ...over,
-  } as BridgeInputs;
-}
+const inputs = inputsFor<BridgeInputs>("lan", {
+  name: "br0",
+  addresses: ["10.0.0.254/24"],
+});
 
 describe("bridgeKind.check", () => {
   it("applies the defaults: up, no forwarding rule", () => {
@@ -196,23 +192,8 @@ describe("planBridgeAdd", () => {
 describe("planForwardRule", () => {
   it("inserts a tagged ACCEPT between the bridge's own ports first in FORWARD", () => {
     expect(planForwardRule(undefined, "br0")).toEqual([
-      "iptables",
-      "-w",
-      "-t",
-      "filter",
-      "-I",
-      "FORWARD",
-      "1",
-      "-i",
-      "br0",
-      "-o",
-      "br0",
-      "-m",
-      "comment",
-      "--comment",
-      "linuxnet:bridge:br0",
-      "-j",
-      "ACCEPT",
+      ...iptablesIn(undefined, "filter", "-I", "FORWARD", "1"),
+      ...forwardSpec("br0", "linuxnet:bridge:br0"),
     ]);
   });
 

@@ -5,16 +5,11 @@ import {
   planNamespaceCreate,
   planNamespaceDelete,
 } from "../../../provider/resources/namespace";
-import { CONNECTION, PROVIDER_KEY, UNKNOWN, labelled } from "../support";
+import { CONNECTION, PROVIDER_KEY, UNKNOWN, labelled, inputsFor } from "../support";
 
-function inputs(over: Partial<NamespaceInputs> & Record<string, unknown> = {}): NamespaceInputs {
-  return {
-    connection: { ...CONNECTION },
-    resourceName: "blue",
-    name: "ns-blue",
-    ...over,
-  } as NamespaceInputs;
-}
+const inputs = inputsFor<NamespaceInputs>("blue", {
+  name: "ns-blue",
+});
 
 describe("namespaceKind.check", () => {
   it("brings loopback up unless told otherwise", () => {

@@ -7,18 +7,14 @@ import {
   planNatAppend,
   othersNeedForwarding,
 } from "../../../provider/resources/nat";
-import { type TaggedRule, parseTaggedRules } from "../../../provider/host/iptables";
-import { CONNECTION, PROVIDER_KEY, UNKNOWN, labelled } from "../support";
+import { parseTaggedRules } from "../../../provider/host/iptables";
+import { iptablesIn, masqueradeSpec, taggedRule } from "../../support/rules";
+import { CONNECTION, PROVIDER_KEY, UNKNOWN, labelled, inputsFor } from "../support";
 
-function inputs(over: Record<string, unknown> = {}): NatInputs {
-  return {
-    connection: { ...CONNECTION },
-    resourceName: "egress",
-    source: "10.0.0.0/24",
-    outInterface: "eth0",
-    ...over,
-  } as NatInputs;
-}
+const inputs = inputsFor<NatInputs>("egress", {
+  source: "10.0.0.0/24",
+  outInterface: "eth0",
+});
 
 describe("natKind.check", () => {
   it("turns forwarding on unless told otherwise", () => {
@@ -151,68 +147,24 @@ describe("planNatAppend", () => {
         label: "on the host, out of one interface",
         n: inputs(),
         argv: [
-          "iptables",
-          "-w",
-          "-t",
-          "nat",
-          "-A",
-          "POSTROUTING",
-          "-s",
-          "10.0.0.0/24",
-          "-o",
-          "eth0",
-          "-m",
-          "comment",
-          "--comment",
-          tag,
-          "-j",
-          "MASQUERADE",
+          ...iptablesIn(undefined, "nat", "-A", "POSTROUTING"),
+          ...masqueradeSpec("10.0.0.0/24", tag, "eth0"),
         ],
       },
       {
         label: "on the host, out of any interface",
         n: inputs({ outInterface: undefined }),
         argv: [
-          "iptables",
-          "-w",
-          "-t",
-          "nat",
-          "-A",
-          "POSTROUTING",
-          "-s",
-          "10.0.0.0/24",
-          "-m",
-          "comment",
-          "--comment",
-          tag,
-          "-j",
-          "MASQUERADE",
+          ...iptablesIn(undefined, "nat", "-A", "POSTROUTING"),
+          ...masqueradeSpec("10.0.0.0/24", tag),
         ],
       },
       {
         label: "in a router namespace",
         n: inputs({ namespace: "r1" }),
         argv: [
-          "ip",
-          "netns",
-          "exec",
-          "r1",
-          "iptables",
-          "-w",
-          "-t",
-          "nat",
-          "-A",
-          "POSTROUTING",
-          "-s",
-          "10.0.0.0/24",
-          "-o",
-          "eth0",
-          "-m",
-          "comment",
-          "--comment",
-          tag,
-          "-j",
-          "MASQUERADE",
+          ...iptablesIn("r1", "nat", "-A", "POSTROUTING"),
+          ...masqueradeSpec("10.0.0.0/24", tag, "eth0"),
         ],
       },
     ]),
@@ -227,7 +179,7 @@ describe("planNatAppend", () => {
 });
 
 describe("othersNeedForwarding", () => {
-  const rule = (tag: string): TaggedRule => ({ chain: "POSTROUTING", spec: [], tag });
+  const rule = taggedRule;
 
   it.each(
     labelled([

@@ -7,18 +7,13 @@ import {
   planRouteReplace,
   routeKind,
 } from "../../../provider/resources/route";
-import { CONNECTION, PROVIDER_KEY, UNKNOWN, labelled } from "../support";
+import { CONNECTION, PROVIDER_KEY, UNKNOWN, labelled, inputsFor } from "../support";
 
-function inputs(over: Record<string, unknown> = {}): RouteInputs {
-  return {
-    connection: { ...CONNECTION },
-    resourceName: "blue-default",
-    namespace: "ns-blue",
-    destination: "default",
-    via: "10.0.0.254",
-    ...over,
-  } as RouteInputs;
-}
+const inputs = inputsFor<RouteInputs>("blue-default", {
+  namespace: "ns-blue",
+  destination: "default",
+  via: "10.0.0.254",
+});
 
 describe("routeKind.check", () => {
   it.each(

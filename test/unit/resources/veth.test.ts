@@ -1,17 +1,12 @@
 import { stableMac } from "../../../provider/resources/link";
 import { describe, expect, it } from "vitest";
 import { type VethInputs, planVethAdd, vethKind } from "../../../provider/resources/veth";
-import { CONNECTION, PROVIDER_KEY, UNKNOWN, labelled } from "../support";
+import { CONNECTION, PROVIDER_KEY, UNKNOWN, labelled, inputsFor } from "../support";
 
-function inputs(over: Record<string, unknown> = {}): VethInputs {
-  return {
-    connection: { ...CONNECTION },
-    resourceName: "blue",
-    a: { name: "veth-blue", namespace: "ns-blue", addresses: ["10.0.0.1/24"] },
-    b: { name: "veth-blue-br", bridge: "br0" },
-    ...over,
-  } as VethInputs;
-}
+const inputs = inputsFor<VethInputs>("blue", {
+  a: { name: "veth-blue", namespace: "ns-blue", addresses: ["10.0.0.1/24"] },
+  b: { name: "veth-blue-br", bridge: "br0" },
+});
 
 describe("vethKind.check", () => {
   it("brings both ends up and gives an end without addresses an empty list", () => {

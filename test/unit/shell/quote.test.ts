@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { quoteArg, quoteArgv } from "../../../provider/transport/quote";
+import { quoteArg, quoteArgv } from "../../../provider/shell/quote";
 import { labelled } from "../support";
 
 /** What a POSIX shell may see unquoted in a word without reading anything special into it. */
