@@ -135,6 +135,48 @@ export function matrix(): Configuration[] {
     name,
     args: { name, ...extra },
   });
+  /** A veth from namespace `${p}ns` (address .2) to the host (address .1), the row's uplink. */
+  const uplink = (p: string, i: number, extra: { [k: string]: Expr } = {}): Decl => ({
+    kind: "VethPair",
+    name: `${p}v`,
+    args: {
+      ...extra,
+      a: { name: `${p}a`, namespace: ref(`${p}ns`), addresses: [v4(i, 2)] },
+      b: { name: `${p}b`, addresses: [v4(i, 1)] },
+    },
+  });
+  /** Namespaces `${p}x` (address .1) and `${p}y` (address .2) joined by veth `${p}v`. */
+  const pair = (p: string, i: number): Decl[] => [
+    ns(`${p}x`),
+    ns(`${p}y`),
+    {
+      kind: "VethPair",
+      name: `${p}v`,
+      args: {
+        a: { name: `${p}a`, namespace: ref(`${p}x`), addresses: [v4(i, 1)] },
+        b: { name: `${p}b`, namespace: ref(`${p}y`), addresses: [v4(i, 2)] },
+      },
+    },
+  ];
+  /** A ConnectivityCheck row: the check `${p}c` after `decls`, which must find the path healthy. */
+  const checkRow = (
+    p: string,
+    decls: Decl[],
+    args: { [k: string]: Expr },
+    after: string[],
+  ): Omit<Configuration, "label"> => ({
+    decls: [
+      ...decls,
+      {
+        kind: "ConnectivityCheck",
+        name: `${p}c`,
+        args,
+        ...(after.length ? { dependsOn: after } : {}),
+      },
+    ],
+    names: { [`${p}c`]: code(`${p}c.healthy`) },
+    expect: [{ healthy: `${p}c` }],
+  });
 
   // ---- Namespace
   add("namespace, name given, loopback default", (p) => ({
@@ -247,35 +289,14 @@ export function matrix(): Configuration[] {
     ],
   }));
   add("veth, one end in a namespace, the other on the host with an address", (p, i) => ({
-    decls: [
-      ns(`${p}ns`),
-      {
-        kind: "VethPair",
-        name: `${p}v`,
-        args: {
-          a: { name: `${p}a`, namespace: ref(`${p}ns`), addresses: [v4(i, 2)] },
-          b: { name: `${p}b`, addresses: [v4(i, 1)] },
-        },
-      },
-    ],
+    decls: [ns(`${p}ns`), uplink(p, i)],
     expect: [
       { link: `${p}a`, in: `${p}ns`, type: "veth", up: true, addresses: [v4(i, 2)] },
       { link: `${p}b`, type: "veth", up: true, addresses: [v4(i, 1)] },
     ],
   }));
   add("veth, both ends in namespaces (the article's first network)", (p, i) => ({
-    decls: [
-      ns(`${p}x`),
-      ns(`${p}y`),
-      {
-        kind: "VethPair",
-        name: `${p}v`,
-        args: {
-          a: { name: `${p}a`, namespace: ref(`${p}x`), addresses: [v4(i, 1)] },
-          b: { name: `${p}b`, namespace: ref(`${p}y`), addresses: [v4(i, 2)] },
-        },
-      },
-    ],
+    decls: pair(p, i),
     expect: [
       { link: `${p}a`, in: `${p}x`, type: "veth", up: true, addresses: [v4(i, 1)] },
       { link: `${p}b`, in: `${p}y`, type: "veth", up: true, addresses: [v4(i, 2)] },
@@ -566,122 +587,61 @@ export function matrix(): Configuration[] {
   }));
 
   // ---- ConnectivityCheck: on paths the same row builds
-  const pair = (p: string, i: number): Decl[] => [
-    ns(`${p}x`),
-    ns(`${p}y`),
-    {
-      kind: "VethPair",
-      name: `${p}v`,
-      args: {
-        a: { name: `${p}a`, namespace: ref(`${p}x`), addresses: [v4(i, 1)] },
-        b: { name: `${p}b`, namespace: ref(`${p}y`), addresses: [v4(i, 2)] },
-      },
-    },
-  ];
-  add("check, namespace to namespace", (p, i) => ({
-    decls: [
-      ...pair(p, i),
+  add("check, namespace to namespace", (p, i) =>
+    checkRow(
+      p,
+      pair(p, i),
+      { from: { namespace: ref(`${p}x`) }, to: { namespace: ref(`${p}y`) } },
+      [`${p}v`],
+    ),
+  );
+  add("check, from an address to an address, icmp", (p, i) =>
+    checkRow(
+      p,
+      pair(p, i),
       {
-        kind: "ConnectivityCheck",
-        name: `${p}c`,
-        args: { from: { namespace: ref(`${p}x`) }, to: { namespace: ref(`${p}y`) } },
-        dependsOn: [`${p}v`],
+        from: { namespace: ref(`${p}x`), address: `10.100.${i}.1` },
+        to: { address: `10.100.${i}.2`, namespace: ref(`${p}y`) },
+        protocol: "icmp",
       },
-    ],
-    names: { [`${p}c`]: code(`${p}c.healthy`) },
-    expect: [{ healthy: `${p}c` }],
-  }));
-  add("check, from an address to an address, icmp", (p, i) => ({
-    decls: [
-      ...pair(p, i),
-      {
-        kind: "ConnectivityCheck",
-        name: `${p}c`,
-        args: {
-          from: { namespace: ref(`${p}x`), address: `10.100.${i}.1` },
-          to: { address: `10.100.${i}.2`, namespace: ref(`${p}y`) },
-          protocol: "icmp",
+      [`${p}v`],
+    ),
+  );
+  add("check, from the host (no from) to a namespace", (p, i) =>
+    checkRow(
+      p,
+      [ns(`${p}ns`), uplink(p, i)],
+      { to: { namespace: ref(`${p}ns`), address: `10.100.${i}.2` } },
+      [`${p}v`],
+    ),
+  );
+  add("check, a TCP port (the host's sshd)", (p) =>
+    checkRow(p, [], { to: { address: code("lab.host") }, port: 22, protocol: "tcp" }, []),
+  );
+  add("check, a port with the protocol left to default", (p, i) =>
+    checkRow(
+      p,
+      [
+        ns(`${p}ns`),
+        uplink(p, i),
+        {
+          kind: "Route",
+          name: `${p}r`,
+          args: { namespace: ref(`${p}ns`), destination: "default", via: `10.100.${i}.1` },
+          dependsOn: [`${p}v`],
         },
-        dependsOn: [`${p}v`],
-      },
-    ],
-    names: { [`${p}c`]: code(`${p}c.healthy`) },
-    expect: [{ healthy: `${p}c` }],
-  }));
-  add("check, from the host (no from) to a namespace", (p, i) => ({
-    decls: [
-      ns(`${p}ns`),
-      {
-        kind: "VethPair",
-        name: `${p}v`,
-        args: {
-          a: { name: `${p}a`, namespace: ref(`${p}ns`), addresses: [v4(i, 2)] },
-          b: { name: `${p}b`, addresses: [v4(i, 1)] },
-        },
-      },
-      {
-        kind: "ConnectivityCheck",
-        name: `${p}c`,
-        args: { to: { namespace: ref(`${p}ns`), address: `10.100.${i}.2` } },
-        dependsOn: [`${p}v`],
-      },
-    ],
-    names: { [`${p}c`]: code(`${p}c.healthy`) },
-    expect: [{ healthy: `${p}c` }],
-  }));
-  add("check, a TCP port (the host's sshd)", (p) => ({
-    decls: [
-      {
-        kind: "ConnectivityCheck",
-        name: `${p}c`,
-        args: { to: { address: code("lab.host") }, port: 22, protocol: "tcp" },
-      },
-    ],
-    names: { [`${p}c`]: code(`${p}c.healthy`) },
-    expect: [{ healthy: `${p}c` }],
-  }));
-  add("check, a port with the protocol left to default", (p, i) => ({
-    decls: [
-      ns(`${p}ns`),
-      {
-        kind: "VethPair",
-        name: `${p}v`,
-        args: {
-          a: { name: `${p}a`, namespace: ref(`${p}ns`), addresses: [v4(i, 2)] },
-          b: { name: `${p}b`, addresses: [v4(i, 1)] },
-        },
-      },
-      {
-        kind: "Route",
-        name: `${p}r`,
-        args: { namespace: ref(`${p}ns`), destination: "default", via: `10.100.${i}.1` },
-        dependsOn: [`${p}v`],
-      },
-      {
-        kind: "ConnectivityCheck",
-        name: `${p}c`,
-        args: { from: { namespace: ref(`${p}ns`) }, to: { address: code("lab.host") }, port: 22 },
-        dependsOn: [`${p}r`],
-      },
-    ],
-    names: { [`${p}c`]: code(`${p}c.healthy`) },
-    expect: [{ healthy: `${p}c` }],
-  }));
+      ],
+      { from: { namespace: ref(`${p}ns`) }, to: { address: code("lab.host") }, port: 22 },
+      [`${p}r`],
+    ),
+  );
 
   // ---- Connections other than the stack's default
   for (const [which, connection] of Object.entries(CONNECTIONS)) {
     add(`connection: ${which}`, (p, i) => ({
       decls: [
         { kind: "Namespace", name: `${p}ns`, args: { connection, name: `${p}ns` } },
-        {
-          kind: "VethPair",
-          name: `${p}v`,
-          args: {
-            connection,
-            a: { name: `${p}a`, namespace: ref(`${p}ns`), addresses: [v4(i, 2)] },
-            b: { name: `${p}b`, addresses: [v4(i, 1)] },
-          },
-        },
+        uplink(p, i, { connection }),
       ],
       expect: [
         { namespace: `${p}ns` },

@@ -28,7 +28,7 @@ import type { BaseInputs, Kind } from "../../provider/resources/kind";
 import type { HostReader, LinkFacts, RouteEntry } from "../../provider/host/reader";
 import type { TaggedRule } from "../../provider/host/iptables";
 import { transportStats } from "../../provider/transport";
-import { PROVIDER_KEY, UNKNOWN } from "./support";
+import { PROVIDER_KEY, UNKNOWN, containsNonFinite, containsUndefined } from "./support";
 
 type Props = Record<string, unknown>;
 type Path = readonly (string | number)[];
@@ -471,18 +471,6 @@ function sendOutputs(outs: unknown, props: Props): Props {
 
 // ---------------------------------------------------------------------------
 // Assertions
-
-function containsUndefined(value: unknown): boolean {
-  if (value === undefined) return true;
-  if (value === null || typeof value !== "object") return false;
-  return Object.values(value).some(containsUndefined);
-}
-
-function containsNonFinite(value: unknown): boolean {
-  if (typeof value === "number") return !Number.isFinite(value);
-  if (value === null || typeof value !== "object") return false;
-  return Object.values(value).some(containsNonFinite);
-}
 
 /** Every failure names a field of the kind (`a.name`, `addresses[1]`, `connection.host`) and a rule. */
 function expectFailuresNameFields(kind: KindName, failures: readonly dynamic.CheckFailure[]): void {

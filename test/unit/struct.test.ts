@@ -8,7 +8,7 @@ import fc from "fast-check";
 import * as structproto from "google-protobuf/google/protobuf/struct_pb";
 import { describe, expect, it } from "vitest";
 import { secretPaths, structSafe } from "../../provider/struct";
-import { UNKNOWN } from "./support";
+import { UNKNOWN, containsNonFinite, containsUndefined } from "./support";
 
 /** The SDK's marker of a secret value on the wire (runtime/rpc.js: specialSigKey, specialSecretSig). */
 const secret = (value: unknown) => ({
@@ -18,18 +18,6 @@ const secret = (value: unknown) => ({
 
 function toStruct(value: unknown): structproto.Struct {
   return structproto.Struct.fromJavaScript(value as Record<string, structproto.JavaScriptValue>);
-}
-
-function containsUndefined(value: unknown): boolean {
-  if (value === undefined) return true;
-  if (value === null || typeof value !== "object") return false;
-  return Object.values(value).some(containsUndefined);
-}
-
-function containsNonFinite(value: unknown): boolean {
-  if (typeof value === "number") return !Number.isFinite(value);
-  if (value === null || typeof value !== "object") return false;
-  return Object.values(value).some(containsNonFinite);
 }
 
 describe("structSafe", () => {

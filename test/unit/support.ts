@@ -39,3 +39,17 @@ export function inputsFor<T>(
       ...over,
     }) as T;
 }
+
+/** True when a value or anything inside it is `undefined`: what protobuf's Struct refuses. */
+export function containsUndefined(value: unknown): boolean {
+  if (value === undefined) return true;
+  if (value === null || typeof value !== "object") return false;
+  return Object.values(value).some(containsUndefined);
+}
+
+/** True when a value or anything inside it is NaN or ±Infinity: what JSON state cannot hold. */
+export function containsNonFinite(value: unknown): boolean {
+  if (typeof value === "number") return !Number.isFinite(value);
+  if (value === null || typeof value !== "object") return false;
+  return Object.values(value).some(containsNonFinite);
+}
