@@ -1,6 +1,6 @@
 /**
  * `diagnose`: why can't A reach B, hop by hop. It reads the kernel's state of
- * every namespace on the host, then follows the path the kernel would take
+ * every namespace on the host (one host snapshot), then follows the path the kernel would take
  * (`ip route get` in each namespace the packet passes), checking each point
  * in order and stopping at the first broken one, with the kernel's evidence
  * and a command that would fix it. Last, when nothing is broken, a real probe.
@@ -34,17 +34,10 @@ import {
   linkByMac,
   namespaceOf,
   networkOf,
-  readSysctls,
-  readWorld,
   vethPeer,
 } from "./world";
-import {
-  type Packet,
-  type RuleTable,
-  doubtfulRules,
-  evaluateChain,
-  parseRuleTable,
-} from "./netfilter";
+import { type HostFacts, readFacts } from "./facts";
+import { type Packet, type RuleTable, doubtfulRules, evaluateChain } from "./netfilter";
 import {
   type Segment,
   bridgeSegment,
@@ -114,8 +107,7 @@ const MAX_HOPS = 8;
 export async function diagnose(host: Host, request: DoctorRequest): Promise<DoctorReport> {
   validateRequest(request);
   const started = Date.now();
-  const world = await readWorld(host);
-  const walk = new Walk(host, world, request);
+  const walk = new Walk(host, await readFacts(host), request);
   await walk.run();
   return walk.report(Date.now() - started);
 }
@@ -155,7 +147,6 @@ class Walk {
   private readonly path: PathHop[] = [];
   private readonly segments: Segment[] = [];
   private readonly crossings: Crossing[] = [];
-  private readonly tables = new Map<string, Promise<RuleTable | string>>();
   private failed = false;
   private srcNs: string | undefined;
   private srcAddr = "";
@@ -166,12 +157,14 @@ class Walk {
   /** Addresses the path depends on: a duplicate of one of these breaks it. */
   private readonly pathAddresses = new Set<string>();
   private firstDev?: Link;
+  private readonly world: World;
 
   constructor(
     private readonly host: Host,
-    private readonly world: World,
+    private readonly facts: HostFacts,
     private readonly request: DoctorRequest,
   ) {
+    this.world = facts.world;
     this.srcNs = request.from.namespace;
     this.proto = request.protocol ?? (request.port !== undefined ? "tcp" : "icmp");
   }
@@ -273,27 +266,16 @@ class Walk {
     return { route, argv, said: route ? routeLine(route) : r.stdout.trim() };
   }
 
-  private table(ns: string | undefined, name: "filter" | "nat"): Promise<RuleTable | string> {
-    const key = `${ns ?? ""}\0${name}`;
-    let t = this.tables.get(key);
-    if (!t) {
-      t = this.host
-        .run(iptablesArgv(ns, name, "-S"))
-        .then((r) =>
-          r.exitCode === 0 ? parseRuleTable(r.stdout) : r.stderr.trim() || `exit ${r.exitCode}`,
-        );
-      this.tables.set(key, t);
-    }
-    return t;
+  private async table(ns: string | undefined, name: "filter" | "nat"): Promise<RuleTable | string> {
+    return this.facts.table(ns, name);
   }
 
   private async sysctl(ns: string | undefined, name: string): Promise<string | undefined> {
-    const [v] = await readSysctls(this.host, ns, [`/proc/sys/${name.replace(/\./g, "/")}`]);
-    return v;
+    return this.facts.sysctl(ns, name.replace(/\./g, "/"));
   }
 
   private async ipForward(ns: string | undefined): Promise<boolean> {
-    return (await this.sysctl(ns, "net.ipv4.ip_forward")) === "1";
+    return this.facts.ipForward(ns);
   }
 
   // -- the walk -----------------------------------------------------------------------
@@ -1178,10 +1160,8 @@ class Walk {
 
   /** Strict reverse-path filtering drops a packet whose source the namespace would reach by another interface. */
   private async checkRpFilter(ns: string | undefined, iif: Link): Promise<boolean> {
-    const [all, one] = await readSysctls(this.host, ns, [
-      "/proc/sys/net/ipv4/conf/all/rp_filter",
-      `/proc/sys/net/ipv4/conf/${iif.name}/rp_filter`,
-    ]);
+    const all = this.facts.sysctl(ns, "net/ipv4/conf/all/rp_filter");
+    const one = this.facts.sysctl(ns, `net/ipv4/conf/${iif.name}/rp_filter`);
     const mode = rpFilterMode(all, one);
     const title = `reverse-path filtering in ${nsLabel(ns)} accepts ${this.srcAddr} on ${iif.name}`;
     const values = `rp_filter: all = ${all ?? "?"}, ${iif.name} = ${one ?? "?"} (the kernel uses the larger: ${["off", "strict", "loose"][mode]})`;

@@ -17,7 +17,7 @@ export {
   type GraphRoute,
   type Topology,
 } from "./model";
-export { parseNatRules, readTopology, topologyFromWorld } from "./live";
+export { parseNatRules, readTopology, topologyFromSnapshot, topologyFromWorld } from "./live";
 export { stackResources, topologyFromStack } from "./stack";
 export { toMermaid } from "./mermaid";
 export { layers, toSvg } from "./svg";

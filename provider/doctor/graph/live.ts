@@ -1,12 +1,14 @@
 /**
- * The picture of a live host: every namespace's links, routes and NAT rules
- * (`ip -json` across every namespace, `iptables -t nat -S POSTROUTING`).
+ * The picture of a live host: every namespace's links, routes and NAT rules,
+ * from one host snapshot (`ip -json` and `iptables -t nat -S` across every
+ * namespace, in one command).
  */
 
 import type { Host } from "../../transport";
-import { ipArgv, parseJsonList } from "../../host/ip";
-import { iptablesArgv, splitRuleLine } from "../../host/iptables";
-import { type World, readWorld, vethPeer } from "../world";
+import { parseJsonList } from "../../host/ip";
+import { splitRuleLine } from "../../host/iptables";
+import { type HostSnapshot, readHostSnapshot } from "../../host/snapshot";
+import { type World, vethPeer, worldFromSnapshot } from "../world";
 import {
   type GraphEdge,
   type GraphInterface,
@@ -70,8 +72,10 @@ export function topologyFromWorld(
       gateway?: string;
       dev?: string;
       protocol?: string;
+      table?: string;
     }>(text)) {
-      if (r.protocol === "kernel") continue;
+      // `table all` names every table but main; the picture is of the main table.
+      if (r.protocol === "kernel" || (r.table !== undefined && r.table !== "main")) continue;
       graphRoutes.push({ namespace: ns, destination: r.dst, via: r.gateway, dev: r.dev });
     }
   }
@@ -95,7 +99,7 @@ export function topologyFromWorld(
   };
 }
 
-/** Source-NAT rules of `iptables -t nat -S POSTROUTING`. Pure. */
+/** Source-NAT rules of `iptables -t nat -S [POSTROUTING]`. Pure. */
 export function parseNatRules(stdout: string, namespace: string | undefined): GraphNat[] {
   const out: GraphNat[] = [];
   for (const line of stdout.split("\n")) {
@@ -118,20 +122,31 @@ export function parseNatRules(stdout: string, namespace: string | undefined): Gr
   return out;
 }
 
-/** Reads a live host: every namespace's links, routes and NAT rules. */
-export async function readTopology(host: Host): Promise<Topology> {
-  const world = await readWorld(host);
+/**
+ * Builds the picture from a host snapshot taken with the `nsids` section:
+ * its links, its routes (`ip -4 -json route show table all`, of which the
+ * main table is drawn) and its `nat` table (of which POSTROUTING is). Pure.
+ */
+export function topologyFromSnapshot(title: string, snapshot: HostSnapshot): Topology {
+  const world = worldFromSnapshot(snapshot);
   const routes = new Map<string | undefined, string>();
   const nat = new Map<string | undefined, string>();
-  await Promise.all(
-    world.namespaces.map(async (ns) => {
-      const [r, n] = await Promise.all([
-        host.run(ipArgv(ns.name, "-json", "route", "show")),
-        host.run(iptablesArgv(ns.name, "nat", "-S", "POSTROUTING")),
-      ]);
-      if (r.exitCode === 0) routes.set(ns.name, r.stdout);
-      if (n.exitCode === 0) nat.set(ns.name, n.stdout);
-    }),
+  // The host's own first, then the namespaces by name: the same picture whatever order `ip netns list` gave.
+  const ordered = [...world.namespaces].sort((a, b) =>
+    a.name === undefined ? -1 : b.name === undefined ? 1 : a.name.localeCompare(b.name),
   );
-  return topologyFromWorld(`host ${host.name}`, world, routes, nat);
+  for (const ns of ordered) {
+    const dump = ns.name === undefined ? snapshot.own : snapshot.namespaces.get(ns.name);
+    const r = dump?.sections.route4;
+    const n = dump?.sections.nat;
+    if (r?.exitCode === 0) routes.set(ns.name, r.stdout);
+    if (n?.exitCode === 0) nat.set(ns.name, n.stdout);
+  }
+  return topologyFromWorld(title, world, routes, nat);
+}
+
+/** Reads a live host in one command: every namespace's links, routes and NAT rules. */
+export async function readTopology(host: Host): Promise<Topology> {
+  const snapshot = await readHostSnapshot(host, { extra: ["nsids"] });
+  return topologyFromSnapshot(`host ${host.name}`, snapshot);
 }

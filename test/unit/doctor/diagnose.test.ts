@@ -50,6 +50,17 @@ describe("diagnose, replayed from lab recordings", () => {
     );
   });
 
+  it("reads the host once: only the route lookups and the probe run on their own", async () => {
+    const { host } = await replay("healthy-bridged.json");
+    expect(host.asked).toEqual([
+      "sh -c '<linuxnet host snapshot +nsids +sysctl>'",
+      "ip -n ns-blue -json route get 10.0.0.2",
+      "ip -n ns-green -json route get 10.0.0.1 from 10.0.0.2",
+      "ip netns exec ns-blue ping -c 1 -w 3 10.0.0.2",
+      "ip netns exec ns-blue ping -c 1 -w 3 -M do -s 1472 10.0.0.2",
+    ]);
+  });
+
   it("walks ns-blue out through the host: forwarding, FORWARD, rp_filter and MASQUERADE pass", async () => {
     const { report } = await replay("healthy-egress.json");
     expect(report.healthy).toBe(true);
