@@ -119,11 +119,6 @@ export function parseNsids(stdout: string): Map<number, string> {
   return out;
 }
 
-/** Parses `ip -json netns list` into names. Pure. */
-export function parseNamespaceNames(stdout: string): string[] {
-  return parseJsonList<{ name: string }>(stdout).map((n) => n.name);
-}
-
 /** True when the link is administratively up. */
 export function adminUp(link: Link): boolean {
   return link.flags.includes("UP");
