@@ -1,14 +1,14 @@
 /**
  * The doctor's picture of one host: every namespace (the host's own and each
  * in `ip netns list`), its links with their addresses, and which link is whose
- * veth peer. Read from the kernel (`ip -json -details addr`), so it describes
- * hosts this package did not build. Parsing and peer matching are pure; the
- * reader runs a handful of commands through a {@link Host}.
+ * veth peer. Read from the kernel (the host snapshot's `ip -json -details link`,
+ * `ip -json addr` and `ip -json netns list-id`), so it describes hosts this
+ * package did not build. Parsing and peer matching are pure.
  */
 
 import ipaddr from "ipaddr.js";
-import type { Host } from "../transport";
-import { inNamespace, ipArgv, parseJsonList } from "../host/ip";
+import { parseJsonList } from "../host/ip";
+import type { HostSnapshot, NamespaceDump } from "../host/snapshot";
 
 /** One IPv4 address on a link. */
 export interface Inet {
@@ -75,8 +75,20 @@ interface RawAddrLink {
   addr_info?: { family: string; local: string; prefixlen: number }[];
 }
 
-/** Parses `ip -json -details addr show` of one namespace. Pure. */
-export function parseLinks(stdout: string, namespace: string | undefined): Link[] {
+/**
+ * Parses `ip -json -details addr show` of one namespace, or `ip -json -details
+ * link show` with the addresses from `ip -json addr show` (`addrStdout`,
+ * matched by ifindex). Pure.
+ */
+export function parseLinks(
+  stdout: string,
+  namespace: string | undefined,
+  addrStdout?: string,
+): Link[] {
+  const addrs =
+    addrStdout === undefined
+      ? undefined
+      : new Map(parseJsonList<RawAddrLink>(addrStdout).map((a) => [a.ifindex, a.addr_info]));
   return parseJsonList<RawAddrLink>(stdout).map((r) => ({
     namespace,
     ifindex: r.ifindex,
@@ -92,7 +104,7 @@ export function parseLinks(stdout: string, namespace: string | undefined): Link[
     peerNetnsid: r.linkinfo?.info_kind === "veth" ? r.link_netnsid : undefined,
     bridgeNfCallIptables:
       r.linkinfo?.info_kind === "bridge" ? r.linkinfo.info_data?.nf_call_iptables === 1 : undefined,
-    inet: (r.addr_info ?? [])
+    inet: ((addrs ? addrs.get(r.ifindex) : r.addr_info) ?? [])
       .filter((a) => a.family === "inet")
       .map((a) => ({ address: a.local, prefixlen: a.prefixlen })),
   }));
@@ -105,11 +117,6 @@ export function parseNsids(stdout: string): Map<number, string> {
     out.set(e.nsid, e.name ?? "");
   }
   return out;
-}
-
-/** Parses `ip -json netns list` into names. Pure. */
-export function parseNamespaceNames(stdout: string): string[] {
-  return parseJsonList<{ name: string }>(stdout).map((n) => n.name);
 }
 
 /** True when the link is administratively up. */
@@ -214,46 +221,24 @@ export function isIpv4(value: string): boolean {
 }
 
 /**
- * Reads the whole host: `ip -json netns list`, then per namespace
- * `ip [-n NS] -json -details addr show` and `ip [-n NS] -json netns list-id`,
- * all at once over the pooled session.
+ * The world in a host snapshot taken with the `nsids` section. A namespace
+ * the dump could not enter, or whose links it could not read, is not there
+ * (deleted between the listing and the read); a host without /run/netns has
+ * no namespaces. Pure.
  */
-export async function readWorld(host: Host): Promise<World> {
-  const list = await host.run(["ip", "-json", "netns", "list"]);
-  // A host that never ran `ip netns add` has no /run/netns: no namespaces, not an error.
-  const names = list.exitCode === 0 ? parseNamespaceNames(list.stdout) : [];
-  const all: (string | undefined)[] = [undefined, ...names];
-  const namespaces = await Promise.all(
-    all.map(async (name): Promise<NamespaceState | undefined> => {
-      const [addr, ids] = await Promise.all([
-        host.run(ipArgv(name, "-json", "-details", "addr", "show")),
-        host.run(ipArgv(name, "-json", "netns", "list-id")),
-      ]);
-      // A namespace deleted between the list and the read is simply not there.
-      if (addr.exitCode !== 0) return undefined;
-      return {
-        name,
-        links: parseLinks(addr.stdout, name),
-        nsids: ids.exitCode === 0 ? parseNsids(ids.stdout) : new Map(),
-      };
-    }),
-  );
-  return { namespaces: namespaces.filter((n): n is NamespaceState => n !== undefined) };
-}
-
-/**
- * Reads small files under /proc/sys in a namespace; a missing file is
- * undefined. Equivalent to: `[ip netns exec NS] cat FILE` per file.
- */
-export async function readSysctls(
-  host: Host,
-  namespace: string | undefined,
-  files: readonly string[],
-): Promise<(string | undefined)[]> {
-  return Promise.all(
-    files.map(async (f) => {
-      const r = await host.run(inNamespace(namespace, ["cat", f]));
-      return r.exitCode === 0 ? r.stdout.trim() : undefined;
-    }),
-  );
+export function worldFromSnapshot(snapshot: HostSnapshot): World {
+  const dumps: NamespaceDump[] = [snapshot.own, ...snapshot.namespaces.values()];
+  const namespaces: NamespaceState[] = [];
+  for (const dump of dumps) {
+    const link = dump.sections.link;
+    const addr = dump.sections.addr;
+    if (dump.unreachable || link?.exitCode !== 0) continue;
+    const ids = dump.sections.nsids;
+    namespaces.push({
+      name: dump.name,
+      links: parseLinks(link.stdout, dump.name, addr?.exitCode === 0 ? addr.stdout : "[]"),
+      nsids: ids?.exitCode === 0 ? parseNsids(ids.stdout) : new Map(),
+    });
+  }
+  return { namespaces };
 }

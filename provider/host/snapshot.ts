@@ -38,6 +38,26 @@ export const SECTION_COMMANDS = {
 /** One part of a namespace's dump. */
 export type SectionName = keyof typeof SECTION_COMMANDS;
 
+/**
+ * Parts a reader may ask for on top of {@link SECTION_COMMANDS}; a refresh
+ * does not need them and does not pay for them. The doctor asks for both:
+ * `nsids` to match a veth's peer across namespaces, `sysctl` for reverse-path
+ * filtering and br_netfilter. `sysctl` is read by the shell itself (no
+ * process): one `PATH VALUE` line per file that exists, PATH under /proc/sys
+ * (an interface name has no whitespace, so the first space ends it).
+ */
+export const EXTRA_SECTION_COMMANDS = {
+  nsids: ["ip", "-json", "netns", "list-id"],
+  sysctl: [
+    "cat",
+    "/proc/sys/net/ipv4/conf/*/rp_filter",
+    "/proc/sys/net/bridge/bridge-nf-call-iptables",
+  ],
+} as const satisfies Record<string, readonly string[]>;
+
+/** A part of the dump that only some readers ask for. */
+export type ExtraSectionName = keyof typeof EXTRA_SECTION_COMMANDS;
+
 /** What one command of the dump left: its output and its exit code. */
 export interface SectionOutput {
   readonly stdout: string;
@@ -54,8 +74,11 @@ export interface NamespaceDump {
    * between `ip netns list` and `ip netns exec`, and then it is simply gone.
    */
   readonly unreachable?: { readonly exitCode: number; readonly stderr: string };
-  /** Each command's result; a command missing here did not run (the namespace was left early). */
-  readonly sections: Partial<Record<SectionName, SectionOutput>>;
+  /**
+   * Each command's result; a command missing here did not run (the namespace
+   * was left early, or an extra section was not asked for).
+   */
+  readonly sections: Partial<Record<SectionName | ExtraSectionName, SectionOutput>>;
 }
 
 /** One host's state, as one command saw it. */
@@ -79,14 +102,15 @@ export interface HostSnapshot {
  * `read` stops at end of file (a /proc/sys file ends after one read), so what
  * tells success is a value read, not `read`'s status.
  */
-const INNER_SCRIPT = `M="$1"
+function innerScript(extra: readonly ExtraSectionName[]): string {
+  return `M="$1"
 exec 3>&1
 forwarding() {
   v=
   IFS= read -r v </proc/sys/net/ipv4/ip_forward
   [ -n "$v" ] && printf '%s\\n' "$v"
 }
-section() {
+${extra.includes("sysctl") ? SYSCTL_FUNCTION : ""}section() {
   label="$1"
   shift
   printf '%s begin %s\\n' "$M" "$label"
@@ -103,7 +127,32 @@ ${Object.entries(SECTION_COMMANDS)
       : `section ${label} ${quoteArgv(argv)}`,
   )
   .join("\n")}
+${extra
+  .map((label) =>
+    label === "sysctl"
+      ? "section sysctl sysctls\n"
+      : `section ${label} ${EXTRA_SECTION_COMMANDS[label].join(" ")}\n`,
+  )
+  .join("")}`;
+}
+
+/**
+ * The `sysctl` section: the files read with the shell's own `read`, as
+ * `forwarding` does; a glob that matches nothing stays itself and is not
+ * readable, so it is skipped.
+ */
+const SYSCTL_FUNCTION = `sysctls() {
+  for f in /proc/sys/net/ipv4/conf/*/rp_filter /proc/sys/net/bridge/bridge-nf-call-iptables; do
+    [ -r "$f" ] || continue
+    v=
+    IFS= read -r v <"$f"
+    [ -n "$v" ] && printf '%s %s\\n' "\${f#/proc/sys/}" "$v"
+  done
+  return 0
+}
 `;
+
+const INNER_SCRIPT = innerScript([]);
 
 /**
  * The whole dump; `$1` is the marker and `$2` the inner script. The host's own
@@ -189,11 +238,12 @@ export function newMarker(): string {
 
 /**
  * The dump as one argv: `sh -c SCRIPT linuxnet-snapshot MARKER INNER`. Both
- * scripts are constants; the marker is ours.
+ * scripts are constants (one per set of extra sections); the marker is ours.
  */
-export function snapshotArgv(marker: string): string[] {
+export function snapshotArgv(marker: string, extra: readonly ExtraSectionName[] = []): string[] {
   if (!/^[A-Za-z0-9-]+$/.test(marker)) throw new Error(`bad snapshot marker ${marker}`);
-  return ["sh", "-c", OUTER_SCRIPT, "linuxnet-snapshot", marker, INNER_SCRIPT];
+  const inner = extra.length === 0 ? INNER_SCRIPT : innerScript(extra);
+  return ["sh", "-c", OUTER_SCRIPT, "linuxnet-snapshot", marker, inner];
 }
 
 /** How the dump is named in messages, instead of the two scripts. */
@@ -224,7 +274,7 @@ export function parseHostSnapshot(stdout: string, host = ""): HostSnapshot {
   // The text being collected and where it goes when the next marker line comes.
   let collecting: string[] | undefined;
   let flush: ((text: string) => void) | undefined;
-  let open: { label: SectionName; stdout?: string; stderr?: string } | undefined;
+  let open: { label: SectionName | ExtraSectionName; stdout?: string; stderr?: string } | undefined;
 
   const finish = () => {
     if (collecting && flush) flush(collecting.join("\n"));
@@ -306,14 +356,14 @@ export function parseHostSnapshot(stdout: string, host = ""): HostSnapshot {
 interface MutableDump {
   name?: string;
   unreachable?: { exitCode: number; stderr: string };
-  sections: Partial<Record<SectionName, SectionOutput>>;
+  sections: Partial<Record<SectionName | ExtraSectionName, SectionOutput>>;
 }
 
-function sectionName(label: string, host: string): SectionName {
-  if (!Object.hasOwn(SECTION_COMMANDS, label)) {
+function sectionName(label: string, host: string): SectionName | ExtraSectionName {
+  if (!Object.hasOwn(SECTION_COMMANDS, label) && !Object.hasOwn(EXTRA_SECTION_COMMANDS, label)) {
     throw new SnapshotParseError(`on ${host}: unknown section "${label}"`);
   }
-  return label as SectionName;
+  return label as SectionName | ExtraSectionName;
 }
 
 function exitCodeOf(text: string, host: string): number {
@@ -324,13 +374,16 @@ function exitCodeOf(text: string, host: string): number {
 
 /**
  * Takes a snapshot of a host: one command, whatever the number of
- * namespaces. A failure of one namespace's commands is kept in the snapshot
+ * namespaces; `extra` adds sections to each namespace's dump. A failure of one namespace's commands is kept in the snapshot
  * (and reported by whoever asks about that namespace); only a dump that did
  * not run at all throws.
  */
-export async function readHostSnapshot(host: Host): Promise<HostSnapshot> {
+export async function readHostSnapshot(
+  host: Host,
+  options: { readonly extra?: readonly ExtraSectionName[] } = {},
+): Promise<HostSnapshot> {
   const marker = newMarker();
-  const r = await host.run(snapshotArgv(marker));
+  const r = await host.run(snapshotArgv(marker, options.extra));
   if (r.exitCode !== 0) {
     throw new CommandError(host.name, SNAPSHOT_COMMAND, r.exitCode, r.stdout, r.stderr);
   }

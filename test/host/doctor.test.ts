@@ -11,7 +11,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Lab, type LabHost, startLab } from "../../lab/labhost";
-import { type Host, closeAllSessions, hostFor } from "../../provider/transport";
+import { type Host, closeAllSessions, hostFor, transportStats } from "../../provider/transport";
 import { resolveConnection } from "../../provider/transport/connection";
 import { liveReader } from "../../provider/host/reader";
 import {
@@ -253,6 +253,17 @@ describe("diagnose on a healthy topology", () => {
     }
     // The checks follow the documented order (a routed path repeats some for its second hop).
     expect(ids.every((id) => (CHECK_ORDER as readonly string[]).includes(id))).toBe(true);
+  });
+
+  it("reads the host with one command: a healthy path runs five in all", async () => {
+    const before = transportStats.commands;
+    const report = await diagnose(host, {
+      from: { namespace: "ns-blue" },
+      to: { namespace: "ns-green" },
+    });
+    expect(report.healthy, explain(report)).toBe(true);
+    // The host snapshot, `ip route get` at the source and back from the destination, two pings.
+    expect(transportStats.commands - before).toBe(5);
   });
 
   it("says the path leaves the host by eth0, masqueraded", async () => {

@@ -5,7 +5,6 @@ import {
   formatReport,
   validateRequest,
 } from "../../../provider/doctor";
-import { linkLine, pingSummary, routeLine } from "../../../provider/doctor/diagnose";
 import { fixture, replayHost } from "./replay";
 
 /** Replays a recording made on a lab host (fixtures/record.js), with the request it was made for. */
@@ -48,6 +47,17 @@ describe("diagnose, replayed from lab recordings", () => {
     expect(report.checks.find((c) => c.id === "iptables.forward")?.evidence).toMatch(
       /bridge-nf-call-iptables = 1.*\n.*ACCEPT by -A FORWARD -i br0 -o br0 -j ACCEPT/,
     );
+  });
+
+  it("reads the host once: only the route lookups and the probe run on their own", async () => {
+    const { host } = await replay("healthy-bridged.json");
+    expect(host.asked).toEqual([
+      "sh -c '<linuxnet host snapshot +nsids +sysctl>'",
+      "ip -n ns-blue -json route get 10.0.0.2",
+      "ip -n ns-green -json route get 10.0.0.1 from 10.0.0.2",
+      "ip netns exec ns-blue ping -c 1 -w 3 10.0.0.2",
+      "ip netns exec ns-blue ping -c 1 -w 3 -M do -s 1472 10.0.0.2",
+    ]);
   });
 
   it("walks ns-blue out through the host: forwarding, FORWARD, rp_filter and MASQUERADE pass", async () => {
@@ -106,39 +116,5 @@ describe("validateRequest", () => {
     ],
   ] as const)("refuses %s", (_label, request, message) => {
     expect(() => validateRequest(request as DoctorRequest)).toThrow(message);
-  });
-});
-
-describe("evidence lines", () => {
-  it("prints a route as ip route get does", () => {
-    expect(
-      routeLine({ dst: "1.2.3.4", gateway: "10.0.0.254", dev: "veth-blue", prefsrc: "10.0.0.1" }),
-    ).toBe("1.2.3.4 via 10.0.0.254 dev veth-blue src 10.0.0.1");
-    expect(routeLine({ type: "local", dst: "10.0.0.1", dev: "lo", iif: "br0" })).toBe(
-      "local 10.0.0.1 dev lo iif br0",
-    );
-  });
-
-  it("prints a link as ip link does, briefly", () => {
-    expect(
-      linkLine({
-        name: "br0",
-        ifindex: 3,
-        flags: ["UP"],
-        mtu: 1500,
-        operstate: "UP",
-        inet: [{ address: "10.0.0.254", prefixlen: 24 }],
-      }),
-    ).toBe("br0: <UP> mtu 1500 state UP 10.0.0.254/24");
-  });
-
-  it("keeps the lines of ping's output that say what happened", () => {
-    const out =
-      "PING 10.0.0.2 (10.0.0.2) 56(84) bytes of data.\n64 bytes from 10.0.0.2: icmp_seq=1 ttl=64 time=0.1 ms\n\n--- 10.0.0.2 ping statistics ---\n1 packets transmitted, 1 received, 0% packet loss, time 0ms\nrtt min/avg/max/mdev = 0.1/0.1/0.1/0.0 ms\n";
-    expect(pingSummary(out, "").split("\n")).toEqual([
-      "64 bytes from 10.0.0.2: icmp_seq=1 ttl=64 time=0.1 ms",
-      "1 packets transmitted, 1 received, 0% packet loss, time 0ms",
-      "rtt min/avg/max/mdev = 0.1/0.1/0.1/0.0 ms",
-    ]);
   });
 });

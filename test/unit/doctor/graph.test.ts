@@ -6,25 +6,15 @@ import {
   stackResources,
   toMermaid,
   toSvg,
+  topologyFromSnapshot,
   topologyFromStack,
-  topologyFromWorld,
 } from "../../../provider/doctor/graph";
-import { fixture, recordedWorld } from "./replay";
+import { fixture, recordedSnapshot } from "./replay";
 
 const exported = fixture("lab-stack-export.json");
-const live = fixture<{ calls: Record<string, { stdout: string }> }>("graph-live.json");
-
+/** The live host's picture, from the snapshot recorded on a lab host. */
 function liveTopology(): Topology {
-  const routes = new Map<string | undefined, string>();
-  const nat = new Map<string | undefined, string>();
-  for (const ns of [undefined, "ns-blue", "ns-green"]) {
-    routes.set(ns, live.calls[`ip ${ns ? `-n ${ns} ` : ""}-json route show`]!.stdout);
-    nat.set(
-      ns,
-      live.calls[`${ns ? `ip netns exec ${ns} ` : ""}iptables -w -t nat -S POSTROUTING`]!.stdout,
-    );
-  }
-  return topologyFromWorld("host 10.213.175.11", recordedWorld("graph-live.json"), routes, nat);
+  return topologyFromSnapshot("host 10.213.175.11", recordedSnapshot("graph-live.json"));
 }
 
 describe("the stack's picture", () => {
