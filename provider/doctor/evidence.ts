@@ -5,7 +5,7 @@
  */
 
 import type { Host } from "../transport";
-import { quoteArgv } from "../transport/quote";
+import { quoteArgv } from "../shell/quote";
 import { ipArgv, parseJsonList } from "../host/ip";
 import type { Inet, Link } from "./world";
 

@@ -4,7 +4,7 @@
  * host. The builders are pure; each doc ends with its command-line twin.
  */
 
-import { quoteArgv } from "../transport/quote";
+import { quoteArgv } from "../shell/quote";
 import { inNamespace, ipArgv } from "../host/ip";
 import { iptablesArgv } from "../host/iptables";
 

@@ -5,7 +5,7 @@
  * Checks `iptables.output`, `iptables.forward` and `iptables.input`.
  */
 
-import { quoteArgv } from "../../transport/quote";
+import { quoteArgv } from "../../shell/quote";
 import { iptablesArgv } from "../../host/iptables";
 import { clip, unique } from "../evidence";
 import { acceptFix } from "../fixes";

@@ -4,7 +4,7 @@
  * Checks `route` (for a destination on this host) and `nat.masquerade`.
  */
 
-import { quoteArgv } from "../../transport/quote";
+import { quoteArgv } from "../../shell/quote";
 import { iptablesArgv } from "../../host/iptables";
 import { clip } from "../evidence";
 import { masqueradeFix } from "../fixes";

@@ -3,7 +3,7 @@
  * with don't-fragment set), or a TCP connect. Check `probe`.
  */
 
-import { quoteArgv } from "../../transport/quote";
+import { quoteArgv } from "../../shell/quote";
 import { inNamespace } from "../../host/ip";
 import { type WalkState, pass, record } from "../state";
 import { nsLabel } from "../types";

@@ -6,7 +6,7 @@
  * call, `iptables.forward`, `rp_filter`, `iptables.input`).
  */
 
-import { quoteArgv } from "../../transport/quote";
+import { quoteArgv } from "../../shell/quote";
 import { inNamespace, ipArgv, parseJsonList } from "../../host/ip";
 import { type RouteGet, cidrToInet, evidence, prefixOf, routeGet } from "../evidence";
 import { ipFix, sysctlFix } from "../fixes";

@@ -4,7 +4,7 @@
  * Check `rp_filter`.
  */
 
-import { quoteArgv } from "../../transport/quote";
+import { quoteArgv } from "../../shell/quote";
 import { routeGet } from "../evidence";
 import { sysctlFix } from "../fixes";
 import { rpFilterMode } from "../logic";

@@ -5,7 +5,7 @@
  * the bridge family and, for bridged traffic, FORWARD.
  */
 
-import { quoteArgv } from "../../transport/quote";
+import { quoteArgv } from "../../shell/quote";
 import { ipArgv } from "../../host/ip";
 import { type RouteGet, evidence, evidenceIfAny, linkLine, routeLine, unique } from "../evidence";
 import { ipFix, linkUpFix } from "../fixes";

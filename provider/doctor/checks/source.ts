@@ -4,7 +4,7 @@
  * Checks `source.interface`, `source.address`, `route` and `iptables.output`.
  */
 
-import { quoteArgv } from "../../transport/quote";
+import { quoteArgv } from "../../shell/quote";
 import { ipArgv } from "../../host/ip";
 import { type RouteGet, evidence, isLoopback, linkLine, routeGet } from "../evidence";
 import { ipFix, linkUpFix } from "../fixes";

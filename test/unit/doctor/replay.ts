@@ -15,7 +15,7 @@
 import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { type Host, hostFromRun } from "../../../provider/transport";
-import { quoteArgv } from "../../../provider/transport/quote";
+import { quoteArgv } from "../../../provider/shell/quote";
 import { type World, worldFromSnapshot } from "../../../provider/doctor/world";
 import {
   EXTRA_SECTION_COMMANDS,
