@@ -7,23 +7,15 @@
 
 import * as pulumi from "@pulumi/pulumi";
 import type { ConnectionArgs } from "../transport/connection";
-import { LinuxnetResource, connectionInput } from "./program";
+import { LinuxnetResource } from "./program";
 import { CommandError } from "../errors";
 import type { Host } from "../transport";
 import { ipArgv } from "../host/ip";
 import { linkDetailsArgv, parseLinkDetails } from "../host/reader";
 import { deleteTaggedRules, iptablesArgv, hasTag } from "../host/iptables";
 import type { HostReader } from "../host/reader";
-import {
-  type BaseInputs,
-  type Kind,
-  autoName,
-  checkConnection,
-  containsUnknown,
-  diffFields,
-  throwIfStepFailed,
-  transactional,
-} from "./kind";
+import { type BaseInputs, throwIfStepFailed, transactional } from "./kind";
+import { addressList, bool, checked, connection, declareKind, generatedName } from "./declare";
 import {
   FRESH_LINK,
   type LinkSettings,
@@ -35,12 +27,8 @@ import {
   runPlan,
 } from "./link";
 import {
-  Checker,
   MAX_INTERFACE_NAME_BYTES,
-  checkAddresses,
-  formatAddress,
   interfaceNameProblem,
-  isUnknown,
   mtuProblem,
   namespaceNameProblem,
 } from "./validate";
@@ -117,62 +105,24 @@ function settings(inputs: BridgeInputs): LinkSettings {
   return { addresses: inputs.addresses, up: inputs.up, mtu: inputs.mtu };
 }
 
-/** The Bridge kind. */
-export const bridgeKind: Kind<BridgeInputs, BridgeOutputs> = {
-  check(olds, news) {
-    const c = new Checker();
-    checkConnection(c, news.connection);
-    let name = news.name;
-    let autoNamed = false;
-    if (name === undefined || name === null) {
-      name = autoName(
-        news.resourceName,
-        olds?.autoNamed ? olds.name : undefined,
-        MAX_INTERFACE_NAME_BYTES,
-      );
-      autoNamed = true;
-    } else if (!isUnknown(name)) {
-      const problem = interfaceNameProblem(name);
-      if (problem) c.fail("name", problem);
-    }
-    if (news.namespace !== undefined && !isUnknown(news.namespace)) {
-      const problem = namespaceNameProblem(news.namespace);
-      if (problem) c.fail("namespace", problem);
-    }
-    const addresses = checkAddresses(c, "addresses", news.addresses);
-    if (news.mtu !== undefined && !isUnknown(news.mtu)) {
-      const problem = mtuProblem(news.mtu);
-      if (problem) c.fail("mtu", problem);
-    }
-    for (const flag of ["up", "acceptForwarding"] as const) {
-      if (news[flag] !== undefined && typeof news[flag] !== "boolean" && !isUnknown(news[flag])) {
-        c.fail(flag, "must be true or false");
-      }
-    }
-    return {
-      inputs: {
-        ...news,
-        name,
-        autoNamed,
-        addresses: addresses ? addresses.map(formatAddress) : news.addresses,
-        up: news.up ?? true,
-        acceptForwarding: news.acceptForwarding ?? false,
-      },
-      failures: c.failures,
-    };
+/** The Bridge kind: its inputs as declared, and its lifecycle. */
+export const bridgeKind = declareKind<BridgeInputs, BridgeOutputs>({
+  name: "Bridge",
+  fields: {
+    connection: connection("replace-on-host"),
+    name: {
+      type: generatedName({ maxBytes: MAX_INTERFACE_NAME_BYTES, problem: interfaceNameProblem }),
+      change: "replace",
+    },
+    // The kernel does not move a bridge between namespaces.
+    namespace: { type: checked(namespaceNameProblem), change: "replace" },
+    addresses: { type: addressList(), change: "update" },
+    mtu: { type: checked(mtuProblem), change: "update" },
+    up: { type: bool(true), change: "update" },
+    acceptForwarding: { type: bool(false), change: "update" },
   },
-
-  diff(olds, news) {
-    return diffFields(
-      { ...olds, host: olds.connection?.host },
-      { ...news, host: news.connection?.host },
-      {
-        replace: ["name", "namespace", "host"],
-        update: ["addresses", "mtu", "up", "acceptForwarding"],
-      },
-      olds.name === news.name || containsUnknown(news.name),
-    );
-  },
+  snapshotRead: true,
+  deleteBeforeReplace: { keeps: ["name"] },
 
   idOf: (inputs) => linkId(inputs.namespace, inputs.name),
 
@@ -243,7 +193,7 @@ export const bridgeKind: Kind<BridgeInputs, BridgeOutputs> = {
     await deleteTaggedRules(host, props.namespace, "filter", bridgeRuleTag(props.name));
     await deleteLink(host, props.namespace, props.name);
   },
-};
+});
 
 /** The id of a link resource: where it lives and its name. */
 export function linkId(namespace: string | undefined, name: string): string {
@@ -350,20 +300,6 @@ export class Bridge extends LinuxnetResource {
    * @param opts - Pulumi resource options (`dependsOn`, `deletedWith`, ...).
    */
   constructor(name: string, args: BridgeArgs = {}, opts?: pulumi.CustomResourceOptions) {
-    super(
-      "Bridge",
-      name,
-      {
-        connection: connectionInput(args.connection),
-        resourceName: name,
-        name: args.name,
-        namespace: args.namespace,
-        addresses: args.addresses,
-        mtu: args.mtu,
-        up: args.up,
-        acceptForwarding: args.acceptForwarding,
-      },
-      opts,
-    );
+    super(bridgeKind, name, args, opts);
   }
 }

@@ -12,7 +12,7 @@
 
 import * as pulumi from "@pulumi/pulumi";
 import type { ConnectionArgs } from "../transport/connection";
-import { LinuxnetResource, connectionInput } from "./program";
+import { LinuxnetResource } from "./program";
 import { randomBytes } from "node:crypto";
 import { CommandError } from "../errors";
 import {
@@ -30,14 +30,9 @@ import {
   readTaggedRules,
 } from "../host/iptables";
 import { withLock } from "./lock";
-import { type BaseInputs, type Kind, checkConnection, diffFields, transactional } from "./kind";
-import {
-  Checker,
-  interfaceNameProblem,
-  isUnknown,
-  namespaceNameProblem,
-  parseNetwork,
-} from "./validate";
+import { type BaseInputs, transactional } from "./kind";
+import { type FieldType, bool, checked, connection, declareKind } from "./declare";
+import { interfaceNameProblem, isUnknown, namespaceNameProblem, parseNetwork } from "./validate";
 
 /** Inputs of a NatRule, as the provider sees them. */
 export interface NatInputs extends BaseInputs {
@@ -95,55 +90,41 @@ function baseTag(id: string): string {
   return `linuxnet:${id}`;
 }
 
-/** The NatRule kind. */
-export const natKind: Kind<NatInputs, NatOutputs> = {
-  check(_olds, news) {
-    const c = new Checker();
-    checkConnection(c, news.connection);
-    let source = news.source;
-    if (source === undefined) c.fail("source", `is required: a network like "10.0.0.0/24"`);
-    else if (!isUnknown(source)) {
-      const net = parseNetwork(source);
-      if (typeof net === "string") c.fail("source", net);
-      else if (net.family !== "inet")
-        c.fail("source", "must be an IPv4 network (this rule is for iptables, not ip6tables)");
-      else source = net.cidr;
+/** The network to masquerade: IPv4 (the rule is iptables), normalised; required. */
+const source: FieldType = {
+  check(value, ctx) {
+    if (value === undefined) {
+      ctx.checker.fail(ctx.path, `is required: a network like "10.0.0.0/24"`);
+      return undefined;
     }
-    if (news.outInterface !== undefined && !isUnknown(news.outInterface)) {
-      const problem = interfaceNameProblem(news.outInterface);
-      if (problem) c.fail("outInterface", problem);
-    }
-    if (news.namespace !== undefined && !isUnknown(news.namespace)) {
-      const problem = namespaceNameProblem(news.namespace);
-      if (problem) c.fail("namespace", problem);
-    }
-    if (
-      news.forwarding !== undefined &&
-      typeof news.forwarding !== "boolean" &&
-      !isUnknown(news.forwarding)
-    ) {
-      c.fail("forwarding", "must be true or false");
-    }
-    return {
-      // An unset source stays out: protobuf's Struct, which carries these to the engine, has no undefined.
-      inputs: {
-        ...news,
-        ...(source === undefined ? {} : { source }),
-        forwarding: news.forwarding ?? true,
-      },
-      failures: c.failures,
-    };
+    if (isUnknown(value)) return undefined;
+    const net = parseNetwork(value);
+    if (typeof net === "string") ctx.checker.fail(ctx.path, net);
+    else if (net.family !== "inet")
+      ctx.checker.fail(
+        ctx.path,
+        "must be an IPv4 network (this rule is for iptables, not ip6tables)",
+      );
+    else return net.cidr;
+    return undefined;
   },
+};
 
-  diff(olds, news) {
-    return diffFields(
-      { ...olds, host: olds.connection?.host },
-      { ...news, host: news.connection?.host },
-      { replace: ["namespace", "source", "outInterface", "forwarding", "host"], update: [] },
-      // A replacement gets a new id and tag: old and new may exist together for a moment.
-      false,
-    );
+/** The NatRule kind: its inputs as declared, and its lifecycle. */
+export const natKind = declareKind<NatInputs, NatOutputs>({
+  name: "NatRule",
+  // Every field of the rule replaces it: a rule has nothing to update in place.
+  fields: {
+    connection: connection("replace-on-host"),
+    namespace: { type: checked(namespaceNameProblem), change: "replace" },
+    source: { type: source, change: "replace" },
+    outInterface: { type: checked(interfaceNameProblem), change: "replace" },
+    forwarding: { type: bool(true), change: "replace" },
   },
+  outputs: ["tag", "forwardingBefore"],
+  // A replacement gets a new id and tag: old and new may exist together for a moment.
+  snapshotRead: true,
+  deleteBeforeReplace: false,
 
   idOf: () => `nat-${randomBytes(4).toString("hex")}`,
 
@@ -226,7 +207,8 @@ export const natKind: Kind<NatInputs, NatOutputs> = {
       }
     });
   },
-};
+});
+
 /**
  * Arguments of a {@link NatRule}. Every field replaces the rule when it
  * changes. Each rule is tagged with its own fresh id, so the new rule is
@@ -288,20 +270,6 @@ export class NatRule extends LinuxnetResource {
    * @param opts - Pulumi resource options (`dependsOn`, `deletedWith`, ...).
    */
   constructor(name: string, args: NatRuleArgs, opts?: pulumi.CustomResourceOptions) {
-    super(
-      "NatRule",
-      name,
-      {
-        connection: connectionInput(args.connection),
-        resourceName: name,
-        namespace: args.namespace,
-        source: args.source,
-        outInterface: args.outInterface,
-        forwarding: args.forwarding,
-        tag: undefined,
-        forwardingBefore: undefined,
-      },
-      opts,
-    );
+    super(natKind, name, args, opts);
   }
 }
