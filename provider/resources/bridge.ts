@@ -8,23 +8,20 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { ConnectionArgs } from "../transport/connection";
 import { LinuxnetResource } from "./program";
-import { CommandError } from "../errors";
-import type { Host } from "../transport";
-import { ipArgv } from "../host/ip";
-import { linkDetailsArgv, parseLinkDetails } from "../host/reader";
 import { deleteTaggedRules, iptablesArgv, hasTag } from "../host/iptables";
 import type { HostReader } from "../host/reader";
-import { type BaseInputs, throwIfStepFailed, transactional } from "./kind";
+import type { BaseInputs } from "./kind";
 import { addressList, bool, checked, connection, declareKind, generatedName } from "./declare";
 import {
-  FRESH_LINK,
   type LinkSettings,
+  createLink,
+  deleteLink,
+  linkId,
   managedView,
-  planArpNotify,
+  planLinkAdd,
+  readLink,
   stableMac,
-  observeLink,
-  planLinkChanges,
-  runPlan,
+  updateLink,
 } from "./link";
 import {
   MAX_INTERFACE_NAME_BYTES,
@@ -61,22 +58,11 @@ export function bridgeRuleTag(name: string): string {
 }
 
 /**
- * Equivalent to: `ip [-n NS] link add name NAME address MAC type bridge` (MAC: {@link stableMac}). The `name`
- * keyword matters: without it, a bridge called `up` or `br` reads as an option.
+ * Equivalent to: `ip [-n NS] link add name NAME address MAC type bridge` (MAC: {@link stableMac}).
  */
 export function planBridgeAdd(inputs: BridgeInputs): string[] {
   const mac = stableMac(inputs.connection?.host, inputs.namespace, inputs.name);
-  return ipArgv(
-    inputs.namespace,
-    "link",
-    "add",
-    "name",
-    inputs.name,
-    "address",
-    mac,
-    "type",
-    "bridge",
-  );
+  return planLinkAdd(inputs.namespace, { name: inputs.name, mac }, "bridge");
 }
 
 /** Equivalent to: `[ip netns exec NS] iptables -w -t filter -I FORWARD 1 -i BR -o BR -m comment --comment TAG -j ACCEPT` */
@@ -127,48 +113,24 @@ export const bridgeKind = declareKind<BridgeInputs, BridgeOutputs>({
   idOf: (inputs) => linkId(inputs.namespace, inputs.name),
 
   async create(host, inputs) {
-    return transactional(async (undo) => {
-      // One round trip: add, announce, settings, the forwarding rule, and the read-back.
-      const rule = inputs.acceptForwarding ? [planForwardRule(inputs.namespace, inputs.name)] : [];
-      const steps = [
-        planBridgeAdd(inputs),
-        planArpNotify(inputs.namespace, inputs.name),
-        ...planLinkChanges(inputs.namespace, inputs.name, FRESH_LINK, settings(inputs)),
-        ...rule,
-        linkDetailsArgv(inputs.namespace, inputs.name),
-      ];
-      const results = await host.runSteps(steps);
-      if (results[0]?.exitCode === 0) {
-        undo(() => host.run(ipArgv(inputs.namespace, "link", "del", "dev", inputs.name)));
-      }
-      if (
-        rule.length > 0 &&
-        results.length >= steps.length - 1 &&
-        results[steps.length - 2]?.exitCode === 0
-      ) {
-        // The rule ran: it must go again if anything after it fails.
-        undo(() => deleteTaggedRules(host, inputs.namespace, "filter", bridgeRuleTag(inputs.name)));
-      }
-      await throwIfStepFailed(host, steps, results, async (index, stderr) => {
-        if (index !== 0 || !/File exists/.test(stderr)) return undefined;
-        const existing = await observeLink(host, inputs.namespace, inputs.name);
-        return existing?.kind === "bridge"
-          ? `${stderr.trim()}: bridge "${inputs.name}" already exists and is not managed by this stack`
-          : `${stderr.trim()}: "${inputs.name}" already exists but is not a bridge (it is a ${existing?.kind ?? "plain"} link)`;
-      });
-      const seen = parseLinkDetails(results[results.length - 1]!.stdout);
-      if (seen?.kind !== "bridge") {
-        throw new Error(
-          `on ${host.name}: "${inputs.name}" was created but reads back as ${seen ? `a ${seen.kind ?? "plain"} link` : "absent"}`,
-        );
-      }
-      return inputs;
-    });
+    const { namespace, name } = inputs;
+    // The forwarding rule goes in the same round trip, and goes again if anything after it fails.
+    const rule = inputs.acceptForwarding
+      ? [
+          {
+            argv: planForwardRule(namespace, name),
+            undo: () => deleteTaggedRules(host, namespace, "filter", bridgeRuleTag(name)),
+          },
+        ]
+      : [];
+    const link = { host: inputs.connection?.host, namespace, name, type: "bridge" };
+    await createLink(host, { ...link, settings: settings(inputs) }, rule);
+    return inputs;
   },
 
   async read(reader, _id, props) {
-    const seen = await reader.link(props.namespace, props.name);
-    if (!seen || seen.kind !== "bridge") return undefined;
+    const seen = await readLink(reader, props.namespace, props.name, "bridge");
+    if (!seen) return undefined;
     const view = managedView(seen, settings(props));
     return {
       ...props,
@@ -180,7 +142,7 @@ export const bridgeKind = declareKind<BridgeInputs, BridgeOutputs>({
   },
 
   async update(host, _id, olds, news) {
-    await runPlan(host, planLinkChanges(news.namespace, news.name, settings(olds), settings(news)));
+    await updateLink(host, news.namespace, news.name, settings(olds), settings(news));
     if (news.acceptForwarding && !olds.acceptForwarding) {
       await host.runOk(planForwardRule(news.namespace, news.name));
     } else if (!news.acceptForwarding && olds.acceptForwarding) {
@@ -195,11 +157,6 @@ export const bridgeKind = declareKind<BridgeInputs, BridgeOutputs>({
   },
 });
 
-/** The id of a link resource: where it lives and its name. */
-export function linkId(namespace: string | undefined, name: string): string {
-  return `${namespace ?? ""}/${name}`;
-}
-
 async function hasForwardRule(
   reader: HostReader,
   namespace: string | undefined,
@@ -207,25 +164,6 @@ async function hasForwardRule(
 ): Promise<boolean> {
   const rules = await reader.taggedRules(namespace, "filter", "FORWARD");
   return (rules ?? []).some((r) => hasTag(r, bridgeRuleTag(name)));
-}
-
-/**
- * Deletes a link; a link or namespace already gone is success (deleting a
- * namespace takes its links with it). Equivalent to: `ip [-n NS] link del dev NAME`
- */
-export async function deleteLink(
-  host: Host,
-  namespace: string | undefined,
-  name: string,
-): Promise<void> {
-  const argv = ipArgv(namespace, "link", "del", "dev", name);
-  const r = await host.run(argv);
-  if (
-    r.exitCode !== 0 &&
-    !/Cannot find device|does not exist|Cannot open network namespace/.test(r.stderr)
-  ) {
-    throw new CommandError(host.name, argv, r.exitCode, r.stdout, r.stderr);
-  }
 }
 
 /** Arguments of a {@link Bridge}. */

@@ -7,8 +7,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { ConnectionArgs } from "../transport/connection";
 import { LinuxnetResource } from "./program";
-import { deleteLink, linkId } from "./bridge";
-import { linkDetailsArgv, parseLinkDetails } from "../host/reader";
+import { type LinkFacts, linkDetailsArgv, parseLinkDetails } from "../host/reader";
 import { type BaseInputs, containsUnknown, throwIfStepFailed, transactional } from "./kind";
 import {
   type Field,
@@ -22,12 +21,19 @@ import {
 } from "./declare";
 import {
   FRESH_LINK,
+  type LinkAttrs,
   type LinkSettings,
+  assertReadBack,
+  deleteLink,
+  linkAttrWords,
+  linkId,
   managedView,
   planArpNotify,
-  stableMac,
+  planLinkAdd,
   planLinkChanges,
-  runPlan,
+  readLink,
+  stableMac,
+  updateLink,
 } from "./link";
 import {
   type Checker,
@@ -74,28 +80,15 @@ export type VethOutputs = VethInputs;
  * Equivalent to: `ip link add name A address MAC [netns NSA] type veth peer name B address MAC [netns NSB]`
  */
 export function planVethAdd(inputs: VethInputs): string[] {
-  const { a, b } = inputs;
+  const { a, b, mtu } = inputs;
   const host = inputs.connection?.host;
-  return [
-    "ip",
-    "link",
-    "add",
-    "name",
-    a.name,
-    "address",
-    stableMac(host, a.namespace, a.name),
-    ...(a.namespace ? ["netns", a.namespace] : []),
-    ...(inputs.mtu !== undefined ? ["mtu", String(inputs.mtu)] : []),
-    "type",
-    "veth",
-    "peer",
-    "name",
-    b.name,
-    "address",
-    stableMac(host, b.namespace, b.name),
-    ...(b.namespace ? ["netns", b.namespace] : []),
-    ...(inputs.mtu !== undefined ? ["mtu", String(inputs.mtu)] : []),
-  ];
+  const attrs = (end: VethEnd): LinkAttrs => ({
+    name: end.name,
+    mac: stableMac(host, end.namespace, end.name),
+    netns: end.namespace,
+    mtu,
+  });
+  return planLinkAdd(undefined, attrs(a), "veth", ["peer", ...linkAttrWords(attrs(b))]);
 }
 
 function endSettings(end: VethEnd, mtu: number | undefined): LinkSettings {
@@ -186,26 +179,18 @@ export const vethKind = declareKind<VethInputs, VethOutputs>({
           : undefined,
       );
       const readBack = results.slice(-2).map((r) => parseLinkDetails(r.stdout));
-      for (const [end, label, seen] of [
-        [a, "a", readBack[0]],
-        [b, "b", readBack[1]],
-      ] as const) {
-        if (seen?.kind !== "veth") {
-          throw new Error(
-            `on ${host.name}: end ${label} "${end.name}" reads back as ${seen ? `a ${seen.kind ?? "plain"} link` : "absent"}`,
-          );
-        }
-      }
+      assertReadBack(host, readBack[0], "veth", `end a "${a.name}"`);
+      assertReadBack(host, readBack[1], "veth", `end b "${b.name}"`);
       return inputs;
     });
   },
 
   async read(reader, _id, props) {
-    const seenA = await reader.link(props.a.namespace, props.a.name);
-    const seenB = await reader.link(props.b.namespace, props.b.name);
+    const seenA = await readLink(reader, props.a.namespace, props.a.name, "veth");
+    const seenB = await readLink(reader, props.b.namespace, props.b.name, "veth");
     // Either end gone means the cable is gone: the kernel never keeps half a pair.
-    if (seenA?.kind !== "veth" || seenB?.kind !== "veth") return undefined;
-    const view = (seen: typeof seenA, end: VethEnd): VethEnd => {
+    if (!seenA || !seenB) return undefined;
+    const view = (seen: LinkFacts, end: VethEnd): VethEnd => {
       const v = managedView(seen, endSettings(end, props.mtu));
       return { ...end, addresses: [...v.addresses], up: v.up, bridge: v.bridge };
     };
@@ -222,7 +207,7 @@ export const vethKind = declareKind<VethInputs, VethOutputs>({
     for (const key of ["a", "b"] as const) {
       const have = endSettings(olds[key], olds.mtu);
       const want = endSettings(news[key], mtuChanged ? news.mtu : olds.mtu);
-      await runPlan(host, planLinkChanges(news[key].namespace, news[key].name, have, want));
+      await updateLink(host, news[key].namespace, news[key].name, have, want);
     }
     return news;
   },

@@ -4,10 +4,10 @@ import {
   type BridgeInputs,
   bridgeKind,
   bridgeRuleTag,
-  linkId,
   planBridgeAdd,
   planForwardRule,
 } from "../../../provider/resources/bridge";
+import { linkId } from "../../../provider/resources/link";
 import { parseTaggedRules } from "../../../provider/host/iptables";
 import { CONNECTION, PROVIDER_KEY, UNKNOWN, labelled } from "../support";
 
