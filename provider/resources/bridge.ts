@@ -8,7 +8,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { ConnectionArgs } from "../transport/connection";
 import { LinuxnetResource } from "./program";
-import { deleteTaggedRules, iptablesArgv, hasTag } from "../host/iptables";
+import { firewallFor, tagged } from "../firewall";
 import type { HostReader } from "../host/reader";
 import type { BaseInputs } from "./kind";
 import { addressList, bool, checked, connection, declareKind, generatedName } from "./declare";
@@ -65,27 +65,8 @@ export function planBridgeAdd(inputs: BridgeInputs): string[] {
   return planLinkAdd(inputs.namespace, { name: inputs.name, mac }, "bridge");
 }
 
-/** Equivalent to: `[ip netns exec NS] iptables -w -t filter -I FORWARD 1 -i BR -o BR -m comment --comment TAG -j ACCEPT` */
-export function planForwardRule(namespace: string | undefined, name: string): string[] {
-  // Inserted first, so that it comes before the DROP rules a host may already have.
-  return iptablesArgv(
-    namespace,
-    "filter",
-    "-I",
-    "FORWARD",
-    "1",
-    "-i",
-    name,
-    "-o",
-    name,
-    "-m",
-    "comment",
-    "--comment",
-    bridgeRuleTag(name),
-    "-j",
-    "ACCEPT",
-  );
-}
+/** The rules' backend. */
+const firewall = firewallFor();
 
 function settings(inputs: BridgeInputs): LinkSettings {
   return { addresses: inputs.addresses, up: inputs.up, mtu: inputs.mtu };
@@ -118,8 +99,8 @@ export const bridgeKind = declareKind<BridgeInputs, BridgeOutputs>({
     const rule = inputs.acceptForwarding
       ? [
           {
-            argv: planForwardRule(namespace, name),
-            undo: () => deleteTaggedRules(host, namespace, "filter", bridgeRuleTag(name)),
+            argv: firewall.planBridgeAccept(namespace, name, bridgeRuleTag(name)),
+            undo: () => firewall.deleteForwardAccepts(host, namespace, bridgeRuleTag(name)),
           },
         ]
       : [];
@@ -144,15 +125,15 @@ export const bridgeKind = declareKind<BridgeInputs, BridgeOutputs>({
   async update(host, _id, olds, news) {
     await updateLink(host, news.namespace, news.name, settings(olds), settings(news));
     if (news.acceptForwarding && !olds.acceptForwarding) {
-      await host.runOk(planForwardRule(news.namespace, news.name));
+      await firewall.addBridgeAccept(host, news.namespace, news.name, bridgeRuleTag(news.name));
     } else if (!news.acceptForwarding && olds.acceptForwarding) {
-      await deleteTaggedRules(host, news.namespace, "filter", bridgeRuleTag(news.name));
+      await firewall.deleteForwardAccepts(host, news.namespace, bridgeRuleTag(news.name));
     }
     return news;
   },
 
   async delete(host, _id, props) {
-    await deleteTaggedRules(host, props.namespace, "filter", bridgeRuleTag(props.name));
+    await firewall.deleteForwardAccepts(host, props.namespace, bridgeRuleTag(props.name));
     await deleteLink(host, props.namespace, props.name);
   },
 });
@@ -162,8 +143,8 @@ async function hasForwardRule(
   namespace: string | undefined,
   name: string,
 ): Promise<boolean> {
-  const rules = await reader.taggedRules(namespace, "filter", "FORWARD");
-  return (rules ?? []).some((r) => hasTag(r, bridgeRuleTag(name)));
+  const rules = await firewall.forwardAccepts(reader, namespace);
+  return (rules ?? []).some((r) => tagged(r, bridgeRuleTag(name)));
 }
 
 /** Arguments of a {@link Bridge}. */

@@ -5,8 +5,8 @@ import {
   bridgeKind,
   bridgeRuleTag,
   planBridgeAdd,
-  planForwardRule,
 } from "../../../provider/resources/bridge";
+import { planBridgeAccept } from "../../../provider/firewall/iptables";
 import { linkId } from "../../../provider/resources/link";
 import { parseTaggedRules } from "../../../provider/host/iptables";
 import { CONNECTION, PROVIDER_KEY, UNKNOWN, labelled } from "../support";
@@ -193,7 +193,10 @@ describe("planBridgeAdd", () => {
   });
 });
 
-describe("planForwardRule", () => {
+describe("the iptables firewall's bridge accept rule", () => {
+  const planForwardRule = (namespace: string | undefined, name: string) =>
+    planBridgeAccept(namespace, name, bridgeRuleTag(name));
+
   it("inserts a tagged ACCEPT between the bridge's own ports first in FORWARD", () => {
     expect(planForwardRule(undefined, "br0")).toEqual([
       "iptables",

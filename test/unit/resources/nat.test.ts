@@ -3,10 +3,9 @@ import {
   type NatInputs,
   type NatOutputs,
   natKind,
-  natRuleSpec,
-  planNatAppend,
   othersNeedForwarding,
 } from "../../../provider/resources/nat";
+import { masqueradeSpec, planMasqueradeAppend } from "../../../provider/firewall/iptables";
 import { type TaggedRule, parseTaggedRules } from "../../../provider/host/iptables";
 import { CONNECTION, PROVIDER_KEY, UNKNOWN, labelled } from "../support";
 
@@ -143,7 +142,7 @@ describe("natKind.diff", () => {
   });
 });
 
-describe("planNatAppend", () => {
+describe("the iptables firewall's masquerade rule", () => {
   const tag = "linuxnet:nat-1a2b3c4d:fwd0";
   it.each(
     labelled([
@@ -217,12 +216,12 @@ describe("planNatAppend", () => {
       },
     ]),
   )("appends a tagged MASQUERADE rule %s", (_label, { n, argv }) => {
-    expect(planNatAppend(n, tag)).toEqual(argv);
+    expect(planMasqueradeAppend(n.namespace, n, tag)).toEqual(argv);
   });
 
   it("writes the rule in the order iptables -S prints it back", () => {
     const printed = `-A POSTROUTING -s 10.0.0.0/24 -o eth0 -m comment --comment "${tag}" -j MASQUERADE`;
-    expect(parseTaggedRules(printed)[0]!.spec).toEqual(natRuleSpec(inputs(), tag));
+    expect(parseTaggedRules(printed)[0]!.spec).toEqual(masqueradeSpec(inputs(), tag));
   });
 });
 
