@@ -135,6 +135,8 @@ export function managedView(observed: ObservedLink, wanted: LinkSettings): LinkS
 /** The attributes a link is added with, whatever its type. */
 export interface LinkAttrs {
   readonly name: string;
+  /** The device it sits on (`link DEV`): a macvlan's or a vlan's parent. */
+  readonly parent?: string;
   /** Its MAC: {@link stableMac}. */
   readonly mac: string;
   /** The namespace it is added straight into (`netns`), for a link added from elsewhere. */
@@ -145,12 +147,13 @@ export interface LinkAttrs {
 /**
  * The words that add a link's attributes. `name` comes first, and as a
  * keyword: without it, a link called `up` or `br` reads as an option.
- * Equivalent to: `name NAME address MAC [netns NS] [mtu MTU]`
+ * Equivalent to: `name NAME [link DEV] address MAC [netns NS] [mtu MTU]`
  */
 export function linkAttrWords(attrs: LinkAttrs): string[] {
   return [
     "name",
     attrs.name,
+    ...(attrs.parent ? ["link", attrs.parent] : []),
     "address",
     attrs.mac,
     ...(attrs.netns ? ["netns", attrs.netns] : []),
@@ -190,6 +193,8 @@ export interface LinkSpec {
   readonly name: string;
   /** The type, as `ip link add ... type` takes it and `linkinfo.info_kind` reports it: `bridge`. */
   readonly type: string;
+  /** The device it sits on, for the types that have one (`link DEV`). */
+  readonly parent?: string;
   /** The type's own words after `type TYPE`. */
   readonly typeWords?: readonly string[];
   /** The settings it gets right after it is added. */
@@ -236,7 +241,7 @@ export async function createLink(
     const mac = stableMac(link.host, namespace, name);
     const first = 2 + planLinkChanges(namespace, name, FRESH_LINK, link.settings).length;
     const steps = [
-      planLinkAdd(namespace, { name, mac }, type, link.typeWords),
+      planLinkAdd(namespace, { name, mac, parent: link.parent }, type, link.typeWords),
       planArpNotify(namespace, name),
       ...planLinkChanges(namespace, name, FRESH_LINK, link.settings),
       ...extra.map((step) => step.argv),

@@ -160,6 +160,28 @@ describe("the link factory", () => {
         ],
       },
       {
+        label: "a link on a parent device",
+        argv: planLinkAdd(undefined, { name: "mv0", mac, parent: "eth0" }, "macvlan", [
+          "mode",
+          "bridge",
+        ]),
+        want: [
+          "ip",
+          "link",
+          "add",
+          "name",
+          "mv0",
+          "link",
+          "eth0",
+          "address",
+          mac,
+          "type",
+          "macvlan",
+          "mode",
+          "bridge",
+        ],
+      },
+      {
         label: "a link added straight into a namespace, with an MTU",
         argv: planLinkAdd(undefined, { name: "v0", mac, netns: "ns2", mtu: 1400 }, "veth"),
         want: [
