@@ -27,10 +27,42 @@ export {
   type ConnectivityCheckArgs,
   type CheckEndpoint,
 } from "./resources/connectivity";
+import type * as DoctorModule from "./doctor";
 /**
  * The doctor and the graph as a library, the engine of `linuxnet doctor` and
  * `linuxnet graph` and of {@link ConnectivityCheck}: `diagnose` walks the
  * path from A to B as the kernel would and says where it breaks;
  * `topologyFromStack` and `readTopology` draw a network (`toMermaid`, `toSvg`).
  */
-export * as doctor from "./doctor";
+export declare const doctor: typeof DoctorModule;
+/** The doctor's types, as `doctor.DoctorReport` (the API reference shows them in place, see docs.ts). */
+// eslint-disable-next-line @typescript-eslint/no-namespace -- types only, merged with the lazy value above
+export declare namespace doctor {
+  export type CheckStatus = DoctorModule.CheckStatus;
+  export type DoctorCheck = DoctorModule.DoctorCheck;
+  export type DoctorReport = DoctorModule.DoctorReport;
+  export type DoctorRequest = DoctorModule.DoctorRequest;
+  export type Endpoint = DoctorModule.Endpoint;
+  export type PathHop = DoctorModule.PathHop;
+  export type FormatOptions = DoctorModule.FormatOptions;
+  export type GraphEdge = DoctorModule.GraphEdge;
+  export type GraphInterface = DoctorModule.GraphInterface;
+  export type GraphNat = DoctorModule.GraphNat;
+  export type GraphRoute = DoctorModule.GraphRoute;
+  export type Topology = DoctorModule.Topology;
+}
+// Loaded on first use, not with the package: a program that only declares resources loads
+// neither the doctor nor what it reads hosts with. The getter is written in the one form
+// Node's import of a CommonJS module from ESM recognises (`return a.b`), so that
+// `import { doctor } from "pulumi-linuxnet"` finds it (and, there, loads it at import).
+const onFirstUse = {
+  get doctor(): typeof DoctorModule {
+    return require("./doctor") as typeof DoctorModule;
+  },
+};
+Object.defineProperty(exports, "doctor", {
+  enumerable: true,
+  get: function () {
+    return onFirstUse.doctor;
+  },
+});

@@ -12,26 +12,10 @@ import { type Connection, connectionKey, resolveConnection } from "./transport/c
 import { type HostReader, liveReader, snapshotReader } from "./host/reader";
 import { SnapshotCache, readHostSnapshot } from "./host/snapshot";
 import { secretPaths, structSafe } from "./struct";
-import type { BaseInputs, Kind } from "./resources/kind";
-import { bridgeKind } from "./resources/bridge";
-import { namespaceKind } from "./resources/namespace";
-import { natKind } from "./resources/nat";
-import { routeKind } from "./resources/route";
-import { vethKind } from "./resources/veth";
-import { connectivityKind } from "./resources/connectivity";
+import type { BaseInputs } from "./resources/kind";
+import { type KindName, SNAPSHOT_READ_KINDS, kindNamed } from "./resources/registry";
 
-/** Every kind, by the type name it has in the stack. */
-export const kinds = {
-  Namespace: namespaceKind,
-  Bridge: bridgeKind,
-  VethPair: vethKind,
-  Route: routeKind,
-  NatRule: natKind,
-  ConnectivityCheck: connectivityKind,
-} as const;
-
-/** A kind's type name: `Namespace`, `Bridge`, `VethPair`, `Route`, `NatRule`. */
-export type KindName = keyof typeof kinds;
+export { type KindName, kinds } from "./resources/registry";
 
 /** The engine's own key for the serialized provider: never part of our state. */
 const PROVIDER_KEY = "__provider";
@@ -87,15 +71,6 @@ export const SNAPSHOT_WINDOW_MS = 2_000;
 /** The snapshots shared by this provider process's reads, by connection. */
 export const hostSnapshots = new SnapshotCache(SNAPSHOT_WINDOW_MS);
 
-/** The kinds whose `read` only asks a {@link HostReader}'s questions, and so can read from a snapshot. */
-const SNAPSHOT_READS: ReadonlySet<string> = new Set<KindName>([
-  "Namespace",
-  "Bridge",
-  "VethPair",
-  "Route",
-  "NatRule",
-]);
-
 /**
  * The reader for one resource's `read`: for the kinds that can, one snapshot
  * of the host shared with the other reads of the same refresh (questions the
@@ -106,7 +81,7 @@ async function readerFor(name: KindName, props: BaseInputs): Promise<HostReader>
   const connection = connectionOf(props);
   const host = hostFor(connection);
   const live = liveReader(host);
-  if (!SNAPSHOT_READS.has(name)) return live;
+  if (!SNAPSHOT_READ_KINDS.has(name)) return live;
   const snapshot = await hostSnapshots.get(connectionKey(connection), connection.host, () =>
     readHostSnapshot(host),
   );
@@ -180,7 +155,7 @@ const SECRET_WRAPPER_REASON =
  * the engine's unknown placeholder string where a value is not known yet.
  */
 export function handler(name: KindName): dynamic.ResourceProvider {
-  const kind = kinds[name] as unknown as Kind<BaseInputs, BaseInputs>;
+  const kind = kindNamed(name);
   if (!kind)
     throw new Error(
       `pulumi-linuxnet has no resource kind "${name}": is the package older than the stack?`,

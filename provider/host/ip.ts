@@ -28,7 +28,12 @@ export interface LinkState {
   /** For a veth: the peer's name (when the peer is in the same namespace, or by its netns id). */
   readonly link?: string;
   readonly link_netnsid?: number;
-  readonly linkinfo?: { readonly info_kind?: string; readonly info_slave_kind?: string };
+  readonly linkinfo?: {
+    readonly info_kind?: string;
+    readonly info_slave_kind?: string;
+    /** The link type's own settings (`-details`): a vxlan's `id`, `port`, `remote`... */
+    readonly info_data?: Readonly<Record<string, unknown>>;
+  };
 }
 
 /** One address as `ip -json addr` reports it. */

@@ -43,6 +43,11 @@ export interface LinkFacts {
   readonly mtu: number;
   /** The bridge it is a port of. */
   readonly bridge?: string;
+  /**
+   * The link type's own settings, as `ip -details -json` reports them
+   * (`linkinfo.info_data`: a vxlan's `id`, `port`, `remote`...); unset for a plain link.
+   */
+  readonly data?: Readonly<Record<string, unknown>>;
 }
 
 /** A route as `ip -json route show to exact DEST table T` reports it (the fields resources use). */
@@ -98,7 +103,16 @@ export function linkFacts(link: LinkState, addresses: readonly AddrState[]): Lin
     up: isUp(link),
     mtu: link.mtu,
     bridge: link.master,
+    ...(link.linkinfo?.info_data ? { data: settingsOf(link.linkinfo.info_data) } : {}),
   };
+}
+
+/**
+ * A link type's settings without its running timers (a bridge's `gc_timer`,
+ * `hello_timer`...), which tick between two reads and are no setting of anyone's.
+ */
+function settingsOf(data: Readonly<Record<string, unknown>>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(data).filter(([key]) => !key.endsWith("_timer")));
 }
 
 /**

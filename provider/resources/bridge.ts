@@ -7,40 +7,25 @@
 
 import * as pulumi from "@pulumi/pulumi";
 import type { ConnectionArgs } from "../transport/connection";
-import { LinuxnetResource, connectionInput } from "./program";
-import { CommandError } from "../errors";
-import type { Host } from "../transport";
-import { ipArgv } from "../host/ip";
-import { linkDetailsArgv, parseLinkDetails } from "../host/reader";
-import { deleteTaggedRules, iptablesArgv, hasTag } from "../host/iptables";
+import { LinuxnetResource } from "./program";
+import { firewallFor, tagged } from "../firewall";
 import type { HostReader } from "../host/reader";
+import type { BaseInputs } from "./kind";
+import { addressList, bool, checked, connection, declareKind, generatedName } from "./declare";
 import {
-  type BaseInputs,
-  type Kind,
-  autoName,
-  checkConnection,
-  containsUnknown,
-  diffFields,
-  throwIfStepFailed,
-  transactional,
-} from "./kind";
-import {
-  FRESH_LINK,
   type LinkSettings,
+  createLink,
+  deleteLink,
+  linkId,
   managedView,
-  planArpNotify,
+  planLinkAdd,
+  readLink,
   stableMac,
-  observeLink,
-  planLinkChanges,
-  runPlan,
+  updateLink,
 } from "./link";
 import {
-  Checker,
   MAX_INTERFACE_NAME_BYTES,
-  checkAddresses,
-  formatAddress,
   interfaceNameProblem,
-  isUnknown,
   mtuProblem,
   namespaceNameProblem,
 } from "./validate";
@@ -73,152 +58,60 @@ export function bridgeRuleTag(name: string): string {
 }
 
 /**
- * Equivalent to: `ip [-n NS] link add name NAME address MAC type bridge` (MAC: {@link stableMac}). The `name`
- * keyword matters: without it, a bridge called `up` or `br` reads as an option.
+ * Equivalent to: `ip [-n NS] link add name NAME address MAC type bridge` (MAC: {@link stableMac}).
  */
 export function planBridgeAdd(inputs: BridgeInputs): string[] {
   const mac = stableMac(inputs.connection?.host, inputs.namespace, inputs.name);
-  return ipArgv(
-    inputs.namespace,
-    "link",
-    "add",
-    "name",
-    inputs.name,
-    "address",
-    mac,
-    "type",
-    "bridge",
-  );
+  return planLinkAdd(inputs.namespace, { name: inputs.name, mac }, "bridge");
 }
 
-/** Equivalent to: `[ip netns exec NS] iptables -w -t filter -I FORWARD 1 -i BR -o BR -m comment --comment TAG -j ACCEPT` */
-export function planForwardRule(namespace: string | undefined, name: string): string[] {
-  // Inserted first, so that it comes before the DROP rules a host may already have.
-  return iptablesArgv(
-    namespace,
-    "filter",
-    "-I",
-    "FORWARD",
-    "1",
-    "-i",
-    name,
-    "-o",
-    name,
-    "-m",
-    "comment",
-    "--comment",
-    bridgeRuleTag(name),
-    "-j",
-    "ACCEPT",
-  );
-}
+/** The rules' backend. */
+const firewall = firewallFor();
 
 function settings(inputs: BridgeInputs): LinkSettings {
   return { addresses: inputs.addresses, up: inputs.up, mtu: inputs.mtu };
 }
 
-/** The Bridge kind. */
-export const bridgeKind: Kind<BridgeInputs, BridgeOutputs> = {
-  check(olds, news) {
-    const c = new Checker();
-    checkConnection(c, news.connection);
-    let name = news.name;
-    let autoNamed = false;
-    if (name === undefined || name === null) {
-      name = autoName(
-        news.resourceName,
-        olds?.autoNamed ? olds.name : undefined,
-        MAX_INTERFACE_NAME_BYTES,
-      );
-      autoNamed = true;
-    } else if (!isUnknown(name)) {
-      const problem = interfaceNameProblem(name);
-      if (problem) c.fail("name", problem);
-    }
-    if (news.namespace !== undefined && !isUnknown(news.namespace)) {
-      const problem = namespaceNameProblem(news.namespace);
-      if (problem) c.fail("namespace", problem);
-    }
-    const addresses = checkAddresses(c, "addresses", news.addresses);
-    if (news.mtu !== undefined && !isUnknown(news.mtu)) {
-      const problem = mtuProblem(news.mtu);
-      if (problem) c.fail("mtu", problem);
-    }
-    for (const flag of ["up", "acceptForwarding"] as const) {
-      if (news[flag] !== undefined && typeof news[flag] !== "boolean" && !isUnknown(news[flag])) {
-        c.fail(flag, "must be true or false");
-      }
-    }
-    return {
-      inputs: {
-        ...news,
-        name,
-        autoNamed,
-        addresses: addresses ? addresses.map(formatAddress) : news.addresses,
-        up: news.up ?? true,
-        acceptForwarding: news.acceptForwarding ?? false,
-      },
-      failures: c.failures,
-    };
+/** The Bridge kind: its inputs as declared, and its lifecycle. */
+export const bridgeKind = declareKind<BridgeInputs, BridgeOutputs>({
+  name: "Bridge",
+  fields: {
+    connection: connection("replace-on-host"),
+    name: {
+      type: generatedName({ maxBytes: MAX_INTERFACE_NAME_BYTES, problem: interfaceNameProblem }),
+      change: "replace",
+    },
+    // The kernel does not move a bridge between namespaces.
+    namespace: { type: checked(namespaceNameProblem), change: "replace" },
+    addresses: { type: addressList(), change: "update" },
+    mtu: { type: checked(mtuProblem), change: "update" },
+    up: { type: bool(true), change: "update" },
+    acceptForwarding: { type: bool(false), change: "update" },
   },
-
-  diff(olds, news) {
-    return diffFields(
-      { ...olds, host: olds.connection?.host },
-      { ...news, host: news.connection?.host },
-      {
-        replace: ["name", "namespace", "host"],
-        update: ["addresses", "mtu", "up", "acceptForwarding"],
-      },
-      olds.name === news.name || containsUnknown(news.name),
-    );
-  },
+  snapshotRead: true,
+  deleteBeforeReplace: { keeps: ["name"] },
 
   idOf: (inputs) => linkId(inputs.namespace, inputs.name),
 
   async create(host, inputs) {
-    return transactional(async (undo) => {
-      // One round trip: add, announce, settings, the forwarding rule, and the read-back.
-      const rule = inputs.acceptForwarding ? [planForwardRule(inputs.namespace, inputs.name)] : [];
-      const steps = [
-        planBridgeAdd(inputs),
-        planArpNotify(inputs.namespace, inputs.name),
-        ...planLinkChanges(inputs.namespace, inputs.name, FRESH_LINK, settings(inputs)),
-        ...rule,
-        linkDetailsArgv(inputs.namespace, inputs.name),
-      ];
-      const results = await host.runSteps(steps);
-      if (results[0]?.exitCode === 0) {
-        undo(() => host.run(ipArgv(inputs.namespace, "link", "del", "dev", inputs.name)));
-      }
-      if (
-        rule.length > 0 &&
-        results.length >= steps.length - 1 &&
-        results[steps.length - 2]?.exitCode === 0
-      ) {
-        // The rule ran: it must go again if anything after it fails.
-        undo(() => deleteTaggedRules(host, inputs.namespace, "filter", bridgeRuleTag(inputs.name)));
-      }
-      await throwIfStepFailed(host, steps, results, async (index, stderr) => {
-        if (index !== 0 || !/File exists/.test(stderr)) return undefined;
-        const existing = await observeLink(host, inputs.namespace, inputs.name);
-        return existing?.kind === "bridge"
-          ? `${stderr.trim()}: bridge "${inputs.name}" already exists and is not managed by this stack`
-          : `${stderr.trim()}: "${inputs.name}" already exists but is not a bridge (it is a ${existing?.kind ?? "plain"} link)`;
-      });
-      const seen = parseLinkDetails(results[results.length - 1]!.stdout);
-      if (seen?.kind !== "bridge") {
-        throw new Error(
-          `on ${host.name}: "${inputs.name}" was created but reads back as ${seen ? `a ${seen.kind ?? "plain"} link` : "absent"}`,
-        );
-      }
-      return inputs;
-    });
+    const { namespace, name } = inputs;
+    // The forwarding rule goes in the same round trip, and goes again if anything after it fails.
+    const rule = inputs.acceptForwarding
+      ? [
+          {
+            argv: firewall.planBridgeAccept(namespace, name, bridgeRuleTag(name)),
+            undo: () => firewall.deleteForwardAccepts(host, namespace, bridgeRuleTag(name)),
+          },
+        ]
+      : [];
+    const link = { host: inputs.connection?.host, namespace, name, type: "bridge" };
+    await createLink(host, { ...link, settings: settings(inputs) }, rule);
+    return inputs;
   },
 
   async read(reader, _id, props) {
-    const seen = await reader.link(props.namespace, props.name);
-    if (!seen || seen.kind !== "bridge") return undefined;
+    const seen = await readLink(reader, props.namespace, props.name, "bridge");
+    if (!seen) return undefined;
     const view = managedView(seen, settings(props));
     return {
       ...props,
@@ -230,52 +123,28 @@ export const bridgeKind: Kind<BridgeInputs, BridgeOutputs> = {
   },
 
   async update(host, _id, olds, news) {
-    await runPlan(host, planLinkChanges(news.namespace, news.name, settings(olds), settings(news)));
+    await updateLink(host, news.namespace, news.name, settings(olds), settings(news));
     if (news.acceptForwarding && !olds.acceptForwarding) {
-      await host.runOk(planForwardRule(news.namespace, news.name));
+      await firewall.addBridgeAccept(host, news.namespace, news.name, bridgeRuleTag(news.name));
     } else if (!news.acceptForwarding && olds.acceptForwarding) {
-      await deleteTaggedRules(host, news.namespace, "filter", bridgeRuleTag(news.name));
+      await firewall.deleteForwardAccepts(host, news.namespace, bridgeRuleTag(news.name));
     }
     return news;
   },
 
   async delete(host, _id, props) {
-    await deleteTaggedRules(host, props.namespace, "filter", bridgeRuleTag(props.name));
+    await firewall.deleteForwardAccepts(host, props.namespace, bridgeRuleTag(props.name));
     await deleteLink(host, props.namespace, props.name);
   },
-};
-
-/** The id of a link resource: where it lives and its name. */
-export function linkId(namespace: string | undefined, name: string): string {
-  return `${namespace ?? ""}/${name}`;
-}
+});
 
 async function hasForwardRule(
   reader: HostReader,
   namespace: string | undefined,
   name: string,
 ): Promise<boolean> {
-  const rules = await reader.taggedRules(namespace, "filter", "FORWARD");
-  return (rules ?? []).some((r) => hasTag(r, bridgeRuleTag(name)));
-}
-
-/**
- * Deletes a link; a link or namespace already gone is success (deleting a
- * namespace takes its links with it). Equivalent to: `ip [-n NS] link del dev NAME`
- */
-export async function deleteLink(
-  host: Host,
-  namespace: string | undefined,
-  name: string,
-): Promise<void> {
-  const argv = ipArgv(namespace, "link", "del", "dev", name);
-  const r = await host.run(argv);
-  if (
-    r.exitCode !== 0 &&
-    !/Cannot find device|does not exist|Cannot open network namespace/.test(r.stderr)
-  ) {
-    throw new CommandError(host.name, argv, r.exitCode, r.stdout, r.stderr);
-  }
+  const rules = await firewall.forwardAccepts(reader, namespace);
+  return (rules ?? []).some((r) => tagged(r, bridgeRuleTag(name)));
 }
 
 /** Arguments of a {@link Bridge}. */
@@ -350,20 +219,6 @@ export class Bridge extends LinuxnetResource {
    * @param opts - Pulumi resource options (`dependsOn`, `deletedWith`, ...).
    */
   constructor(name: string, args: BridgeArgs = {}, opts?: pulumi.CustomResourceOptions) {
-    super(
-      "Bridge",
-      name,
-      {
-        connection: connectionInput(args.connection),
-        resourceName: name,
-        name: args.name,
-        namespace: args.namespace,
-        addresses: args.addresses,
-        mtu: args.mtu,
-        up: args.up,
-        acceptForwarding: args.acceptForwarding,
-      },
-      opts,
-    );
+    super(bridgeKind, name, args, opts);
   }
 }

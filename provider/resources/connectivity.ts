@@ -10,21 +10,14 @@ import * as pulumi from "@pulumi/pulumi";
 import { randomBytes } from "node:crypto";
 import type { ConnectionArgs } from "../transport/connection";
 import type { Host } from "../transport";
-import { LinuxnetResource, connectionInput } from "./program";
-import {
-  type BaseInputs,
-  type DiffOutcome,
-  type Kind,
-  checkConnection,
-  isObject,
-  kindOf,
-  sameValue,
-} from "./kind";
-import { Checker, isUnknown, namespaceNameProblem, shown } from "./validate";
-import { diagnose } from "../doctor/diagnose";
-import { formatReport } from "../doctor/report";
+import { LinuxnetResource } from "./program";
+import ipaddr from "ipaddr.js";
+import type { BaseInputs } from "./kind";
+import { type Field, checked, connection, declareKind, integer, object } from "./declare";
+import { isUnknown, namespaceNameProblem } from "./validate";
 import type { DoctorReport, DoctorRequest } from "../doctor/types";
-import { isIpv4 } from "../doctor/world";
+import type * as DiagnoseModule from "../doctor/diagnose";
+import type * as ReportModule from "../doctor/report";
 
 /**
  * One end of the checked path, as the provider records it: the plain value of
@@ -59,31 +52,36 @@ export interface ConnectivityOutputs extends ConnectivityInputs {
   readonly summary: string;
 }
 
-const INPUT_FIELDS = ["from", "to", "port", "protocol", "connection"] as const;
-
-function checkEndpoint(c: Checker, field: string, raw: unknown, needAddressOrNs: boolean): void {
-  if (raw === undefined || raw === null) {
-    if (needAddressOrNs) c.fail(field, "is required: { namespace?, address? }");
-    return;
-  }
-  if (isUnknown(raw)) return;
-  if (!isObject(raw)) {
-    c.fail(field, `must be an object { namespace?, address? }, got ${kindOf(raw)}`);
-    return;
-  }
-  const e = raw as Record<string, unknown>;
-  if (e.namespace !== undefined && !isUnknown(e.namespace)) {
-    const problem = namespaceNameProblem(e.namespace);
-    if (problem) c.fail(`${field}.namespace`, problem);
-  }
-  if (e.address !== undefined && !isUnknown(e.address)) {
-    if (typeof e.address !== "string" || !isIpv4(e.address)) {
-      c.fail(`${field}.address`, `must be an IPv4 address, got ${JSON.stringify(e.address)}`);
-    }
-  }
-  if (needAddressOrNs && e.namespace === undefined && e.address === undefined) {
-    c.fail(field, "needs a namespace, an address, or both");
-  }
+/** One end of the path: a namespace, an IPv4 address, or both (`to` needs one of them). */
+function endpoint(options: { required: boolean }): Field {
+  return {
+    type: object(
+      {
+        namespace: { type: checked(namespaceNameProblem), change: "update" },
+        address: {
+          type: checked((address) =>
+            typeof address !== "string" || !ipaddr.IPv4.isValidFourPartDecimal(address)
+              ? `must be an IPv4 address, got ${JSON.stringify(address)}`
+              : undefined,
+          ),
+          change: "update",
+        },
+      },
+      options.required
+        ? {
+            required: true,
+            rule(value, ctx) {
+              if (value.namespace === undefined && value.address === undefined) {
+                ctx.checker.fail(ctx.path, "needs a namespace, an address, or both");
+              }
+            },
+          }
+        : { fallback: {} },
+    ),
+    change: "update",
+    // The program sends `{}`, as check would make it: the host's own namespace.
+    programDefault: options.required ? undefined : {},
+  };
 }
 
 /** The doctor's request for a check's inputs. Pure. */
@@ -108,7 +106,12 @@ export function summaryOf(report: DoctorReport): string {
     : `${from} → ${to}: healthy, ${report.checks.filter((c) => c.status === "ok").length} checks passed`;
 }
 
+/**
+ * Runs the doctor. Loaded here, when a check runs, and not with this file: a
+ * user's program loads every kind's file, and has no use for the doctor.
+ */
 async function run(host: Host, inputs: ConnectivityInputs): Promise<DoctorReport> {
+  const { diagnose } = require("../doctor/diagnose") as typeof DiagnoseModule;
   return diagnose(host, requestOf(inputs));
 }
 
@@ -116,6 +119,7 @@ async function run(host: Host, inputs: ConnectivityInputs): Promise<DoctorReport
 async function assertHealthy(host: Host, inputs: ConnectivityInputs): Promise<ConnectivityOutputs> {
   const report = await run(host, inputs);
   if (!report.healthy) {
+    const { formatReport } = require("../doctor/report") as typeof ReportModule;
     throw new Error(
       `ConnectivityCheck ${inputs.resourceName ?? ""}: the path is broken on ${host.name}\n${formatReport(report)}`,
     );
@@ -123,33 +127,34 @@ async function assertHealthy(host: Host, inputs: ConnectivityInputs): Promise<Co
   return { ...inputs, healthy: true, summary: summaryOf(report) };
 }
 
-/** The ConnectivityCheck kind. */
-export const connectivityKind: Kind<ConnectivityInputs, ConnectivityOutputs> = {
-  check(_olds, news) {
-    const c = new Checker();
-    checkConnection(c, news.connection);
-    checkEndpoint(c, "from", news.from, false);
-    checkEndpoint(c, "to", news.to, true);
-    if (news.port !== undefined && !isUnknown(news.port)) {
-      if (!Number.isInteger(news.port) || news.port < 1 || news.port > 65535) {
-        c.fail("port", `must be an integer from 1 to 65535, got ${shown(news.port)}`);
-      }
-    }
-    if (news.protocol !== undefined && !isUnknown(news.protocol)) {
-      if (news.protocol !== "icmp" && news.protocol !== "tcp")
-        c.fail("protocol", `must be "icmp" or "tcp"`);
-      else if (news.protocol === "tcp" && news.port === undefined)
-        c.fail("port", "is required for a TCP check");
-    }
-    return { inputs: { ...news, from: news.from ?? {} }, failures: c.failures };
+/** The ConnectivityCheck kind: its inputs as declared, and its lifecycle. */
+export const connectivityKind = declareKind<ConnectivityInputs, ConnectivityOutputs>({
+  name: "ConnectivityCheck",
+  // Nothing on the host to replace: any change is an update, which checks again.
+  fields: {
+    connection: connection("update"),
+    from: endpoint({ required: false }),
+    to: endpoint({ required: true }),
+    port: { type: integer(1, 65535), change: "update" },
+    protocol: {
+      type: {
+        check(value, ctx) {
+          if (value === undefined || isUnknown(value)) return undefined;
+          if (value !== "icmp" && value !== "tcp")
+            ctx.checker.fail(ctx.path, `must be "icmp" or "tcp"`);
+          else if (value === "tcp" && ctx.root.port === undefined)
+            ctx.checker.fail("port", "is required for a TCP check");
+          return undefined;
+        },
+      },
+      change: "update",
+    },
   },
-
-  diff(olds, news): DiffOutcome {
-    // Nothing on the host to replace: any change, or a path found broken at refresh,
-    // is an update, which checks again (and fails `up` while it stays broken).
-    const changed = INPUT_FIELDS.some((f) => !sameValue(olds[f], news[f]));
-    return { changes: changed || olds.healthy === false, replaces: [], deleteBeforeReplace: false };
-  },
+  outputs: ["healthy", "firstFailure", "summary"],
+  snapshotRead: false,
+  deleteBeforeReplace: false,
+  // A path found broken at refresh asks for an update, which checks again (and fails `up` while it stays broken).
+  stale: (olds) => olds.healthy === false,
 
   idOf: () => `check-${randomBytes(4).toString("hex")}`,
 
@@ -177,7 +182,7 @@ export const connectivityKind: Kind<ConnectivityInputs, ConnectivityOutputs> = {
   async delete() {
     // A check leaves nothing on the host.
   },
-};
+});
 
 /**
  * Arguments of a {@link ConnectivityCheck}. A check has nothing on the host
@@ -256,21 +261,6 @@ export class ConnectivityCheck extends LinuxnetResource {
    * @param opts - Pulumi resource options; `dependsOn` the resources that build the path.
    */
   constructor(name: string, args: ConnectivityCheckArgs, opts?: pulumi.CustomResourceOptions) {
-    super(
-      "ConnectivityCheck",
-      name,
-      {
-        connection: connectionInput(args.connection),
-        resourceName: name,
-        from: args.from ?? {},
-        to: args.to,
-        port: args.port,
-        protocol: args.protocol,
-        healthy: undefined,
-        firstFailure: undefined,
-        summary: undefined,
-      },
-      opts,
-    );
+    super(connectivityKind, name, args, opts);
   }
 }

@@ -4,19 +4,12 @@
 
 import * as pulumi from "@pulumi/pulumi";
 import type { ConnectionArgs } from "../transport/connection";
-import { LinuxnetResource, connectionInput } from "./program";
+import { LinuxnetResource } from "./program";
 import { CommandError } from "../errors";
 import { ipArgv, listNamespaces } from "../host/ip";
-import {
-  type BaseInputs,
-  type Kind,
-  autoName,
-  checkConnection,
-  diffFields,
-  containsUnknown,
-  throwIfStepFailed,
-} from "./kind";
-import { Checker, isUnknown, namespaceNameProblem } from "./validate";
+import { type BaseInputs, throwIfStepFailed } from "./kind";
+import { bool, connection, declareKind, generatedName } from "./declare";
+import { namespaceNameProblem } from "./validate";
 
 /** Inputs of a Namespace, as the provider sees them. */
 export interface NamespaceInputs extends BaseInputs {
@@ -50,41 +43,20 @@ export function planNamespaceDelete(name: string): string[] {
   return ["ip", "netns", "delete", name];
 }
 
-/** The Namespace kind: checks, diff and lifecycle. */
-export const namespaceKind: Kind<NamespaceInputs, NamespaceOutputs> = {
-  check(olds, news) {
-    const c = new Checker();
-    checkConnection(c, news.connection);
-    let name = news.name;
-    let autoNamed = false;
-    if (name === undefined || name === null) {
-      name = autoName(news.resourceName, olds?.autoNamed ? olds.name : undefined, 32);
-      autoNamed = true;
-    } else if (!isUnknown(name)) {
-      const problem = namespaceNameProblem(name);
-      if (problem) c.fail("name", problem);
-    }
-    if (
-      news.loopbackUp !== undefined &&
-      typeof news.loopbackUp !== "boolean" &&
-      !isUnknown(news.loopbackUp)
-    ) {
-      c.fail("loopbackUp", "must be true or false");
-    }
-    return {
-      inputs: { ...news, name, autoNamed, loopbackUp: news.loopbackUp ?? true },
-      failures: c.failures,
-    };
+/** The Namespace kind: its inputs as declared, and its lifecycle. */
+export const namespaceKind = declareKind<NamespaceInputs, NamespaceOutputs>({
+  name: "Namespace",
+  fields: {
+    connection: connection("replace-on-host"),
+    // A generated name stays within 32 bytes; one given may have up to 64.
+    name: {
+      type: generatedName({ maxBytes: 32, problem: namespaceNameProblem }),
+      change: "replace",
+    },
+    loopbackUp: { type: bool(true), change: "update" },
   },
-
-  diff(olds, news) {
-    return diffFields(
-      { ...olds, host: olds.connection?.host },
-      { ...news, host: news.connection?.host },
-      { replace: ["name", "host"], update: ["loopbackUp"] },
-      olds.name === news.name || containsUnknown(news.name),
-    );
-  },
+  snapshotRead: true,
+  deleteBeforeReplace: { keeps: ["name"] },
 
   idOf: (inputs) => inputs.name,
 
@@ -137,7 +109,7 @@ export const namespaceKind: Kind<NamespaceInputs, NamespaceOutputs> = {
       );
     }
   },
-};
+});
 
 /** Arguments of a {@link Namespace}. */
 export interface NamespaceArgs {
@@ -177,16 +149,6 @@ export class Namespace extends LinuxnetResource {
    * @param opts - Pulumi resource options (`dependsOn`, `deletedWith`, ...).
    */
   constructor(name: string, args: NamespaceArgs = {}, opts?: pulumi.CustomResourceOptions) {
-    super(
-      "Namespace",
-      name,
-      {
-        connection: connectionInput(args.connection),
-        resourceName: name,
-        name: args.name,
-        loopbackUp: args.loopbackUp,
-      },
-      opts,
-    );
+    super(namespaceKind, name, args, opts);
   }
 }

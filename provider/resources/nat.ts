@@ -12,9 +12,8 @@
 
 import * as pulumi from "@pulumi/pulumi";
 import type { ConnectionArgs } from "../transport/connection";
-import { LinuxnetResource, connectionInput } from "./program";
+import { LinuxnetResource } from "./program";
 import { randomBytes } from "node:crypto";
-import { CommandError } from "../errors";
 import {
   readForwardingRecord,
   readIpForward,
@@ -22,22 +21,12 @@ import {
   setIpForwardArgv,
   writeForwardingRecord,
 } from "../host/forwarding";
-import {
-  type TaggedRule,
-  deleteTaggedRules,
-  hasTag,
-  iptablesArgv,
-  readTaggedRules,
-} from "../host/iptables";
+import { liveReader } from "../host/reader";
+import { firewallFor, tagged } from "../firewall";
 import { withLock } from "./lock";
-import { type BaseInputs, type Kind, checkConnection, diffFields, transactional } from "./kind";
-import {
-  Checker,
-  interfaceNameProblem,
-  isUnknown,
-  namespaceNameProblem,
-  parseNetwork,
-} from "./validate";
+import { type BaseInputs, transactional } from "./kind";
+import { type FieldType, bool, checked, connection, declareKind } from "./declare";
+import { interfaceNameProblem, isUnknown, namespaceNameProblem, parseNetwork } from "./validate";
 
 /** Inputs of a NatRule, as the provider sees them. */
 export interface NatInputs extends BaseInputs {
@@ -59,32 +48,18 @@ export interface NatOutputs extends NatInputs {
   readonly forwardingBefore?: 0 | 1;
 }
 
-/** The rule's spec after the chain. */
-export function natRuleSpec(inputs: NatInputs, tag: string): string[] {
-  return [
-    "-s",
-    inputs.source,
-    ...(inputs.outInterface ? ["-o", inputs.outInterface] : []),
-    "-m",
-    "comment",
-    "--comment",
-    tag,
-    "-j",
-    "MASQUERADE",
-  ];
-}
-
-/** Equivalent to: `[ip netns exec NS] iptables -w -t nat -A POSTROUTING -s SRC [-o OUT] -m comment --comment TAG -j MASQUERADE` */
-export function planNatAppend(inputs: NatInputs, tag: string): string[] {
-  return iptablesArgv(inputs.namespace, "nat", "-A", "POSTROUTING", ...natRuleSpec(inputs, tag));
-}
-
 /** True when another of our rules (not `exceptTag`'s) needs forwarding; `:fwd0`/`:fwd1` are older tags. */
-export function othersNeedForwarding(rules: readonly TaggedRule[], exceptTag: string): boolean {
+export function othersNeedForwarding(
+  rules: readonly { readonly tag: string }[],
+  exceptTag: string,
+): boolean {
   return rules.some(
-    (rule) => !hasTag(rule, exceptTag) && /^linuxnet:nat-[0-9a-f]+:fwd[01]?$/.test(rule.tag),
+    (rule) => !tagged(rule, exceptTag) && /^linuxnet:nat-[0-9a-f]+:fwd[01]?$/.test(rule.tag),
   );
 }
+
+/** The rules' backend. */
+const firewall = firewallFor();
 
 /** Creates and deletes that touch one namespace's forwarding take turns. */
 function forwardingLockKey(host: string, namespace: string | undefined): string {
@@ -95,55 +70,41 @@ function baseTag(id: string): string {
   return `linuxnet:${id}`;
 }
 
-/** The NatRule kind. */
-export const natKind: Kind<NatInputs, NatOutputs> = {
-  check(_olds, news) {
-    const c = new Checker();
-    checkConnection(c, news.connection);
-    let source = news.source;
-    if (source === undefined) c.fail("source", `is required: a network like "10.0.0.0/24"`);
-    else if (!isUnknown(source)) {
-      const net = parseNetwork(source);
-      if (typeof net === "string") c.fail("source", net);
-      else if (net.family !== "inet")
-        c.fail("source", "must be an IPv4 network (this rule is for iptables, not ip6tables)");
-      else source = net.cidr;
+/** The network to masquerade: IPv4 (the rule is iptables), normalised; required. */
+const source: FieldType = {
+  check(value, ctx) {
+    if (value === undefined) {
+      ctx.checker.fail(ctx.path, `is required: a network like "10.0.0.0/24"`);
+      return undefined;
     }
-    if (news.outInterface !== undefined && !isUnknown(news.outInterface)) {
-      const problem = interfaceNameProblem(news.outInterface);
-      if (problem) c.fail("outInterface", problem);
-    }
-    if (news.namespace !== undefined && !isUnknown(news.namespace)) {
-      const problem = namespaceNameProblem(news.namespace);
-      if (problem) c.fail("namespace", problem);
-    }
-    if (
-      news.forwarding !== undefined &&
-      typeof news.forwarding !== "boolean" &&
-      !isUnknown(news.forwarding)
-    ) {
-      c.fail("forwarding", "must be true or false");
-    }
-    return {
-      // An unset source stays out: protobuf's Struct, which carries these to the engine, has no undefined.
-      inputs: {
-        ...news,
-        ...(source === undefined ? {} : { source }),
-        forwarding: news.forwarding ?? true,
-      },
-      failures: c.failures,
-    };
+    if (isUnknown(value)) return undefined;
+    const net = parseNetwork(value);
+    if (typeof net === "string") ctx.checker.fail(ctx.path, net);
+    else if (net.family !== "inet")
+      ctx.checker.fail(
+        ctx.path,
+        "must be an IPv4 network (this rule is for iptables, not ip6tables)",
+      );
+    else return net.cidr;
+    return undefined;
   },
+};
 
-  diff(olds, news) {
-    return diffFields(
-      { ...olds, host: olds.connection?.host },
-      { ...news, host: news.connection?.host },
-      { replace: ["namespace", "source", "outInterface", "forwarding", "host"], update: [] },
-      // A replacement gets a new id and tag: old and new may exist together for a moment.
-      false,
-    );
+/** The NatRule kind: its inputs as declared, and its lifecycle. */
+export const natKind = declareKind<NatInputs, NatOutputs>({
+  name: "NatRule",
+  // Every field of the rule replaces it: a rule has nothing to update in place.
+  fields: {
+    connection: connection("replace-on-host"),
+    namespace: { type: checked(namespaceNameProblem), change: "replace" },
+    source: { type: source, change: "replace" },
+    outInterface: { type: checked(interfaceNameProblem), change: "replace" },
+    forwarding: { type: bool(true), change: "replace" },
   },
+  outputs: ["tag", "forwardingBefore"],
+  // A replacement gets a new id and tag: old and new may exist together for a moment.
+  snapshotRead: true,
+  deleteBeforeReplace: false,
 
   idOf: () => `nat-${randomBytes(4).toString("hex")}`,
 
@@ -154,10 +115,8 @@ export const natKind: Kind<NatInputs, NatOutputs> = {
         const tag = inputs.forwarding ? `${baseTag(id)}:fwd` : baseTag(id);
         let forwardingBefore: 0 | 1 | undefined;
         if (inputs.forwarding) {
-          if (!(await readTaggedRules(host, ns, "nat", "POSTROUTING"))) {
-            // Throws with the command and the kernel's words ("Cannot open network namespace").
-            await host.runOk(iptablesArgv(ns, "nat", "-S", "POSTROUTING"));
-          }
+          // A namespace that is not there fails here, with the kernel's words, before forwarding changes.
+          await firewall.assertMasqueradesReadable(host, ns);
           const now = await readIpForward(host, ns);
           const recorded = await readForwardingRecord(host, ns);
           forwardingBefore = recorded ?? now;
@@ -170,14 +129,10 @@ export const natKind: Kind<NatInputs, NatOutputs> = {
             undo(() => host.run(setIpForwardArgv(ns, now)));
           }
         }
-        const append = planNatAppend(inputs, tag);
-        const r = await host.run(append);
-        if (r.exitCode !== 0) {
-          throw new CommandError(host.name, append, r.exitCode, r.stdout, r.stderr);
-        }
-        undo(() => deleteTaggedRules(host, ns, "nat", baseTag(id)));
-        const rules = await readTaggedRules(host, ns, "nat", "POSTROUTING");
-        if (!(rules ?? []).some((x) => hasTag(x, baseTag(id)))) {
+        await firewall.addMasquerade(host, ns, inputs, tag);
+        undo(() => firewall.deleteMasquerades(host, ns, baseTag(id)));
+        const rules = await firewall.masquerades(liveReader(host), ns);
+        if (!(rules ?? []).some((x) => tagged(x, baseTag(id)))) {
           throw new Error(
             `on ${host.name}: the NAT rule ${tag} was appended but does not read back`,
           );
@@ -188,16 +143,17 @@ export const natKind: Kind<NatInputs, NatOutputs> = {
   },
 
   async read(reader, id, props) {
-    const rules = await reader.taggedRules(props.namespace, "nat", "POSTROUTING");
-    const ours = (rules ?? []).find((x) => hasTag(x, baseTag(id)));
+    const rules = await firewall.masquerades(reader, props.namespace);
+    const ours = (rules ?? []).find((x) => tagged(x, baseTag(id)));
     if (!ours) return undefined;
-    const word = (flag: string) => {
-      const i = ours.spec.indexOf(flag);
-      return i >= 0 ? ours.spec[i + 1] : undefined;
-    };
     // Forwarding turned off behind our back is drift: `up` turns it on again.
     const forwarding = props.forwarding ? (await reader.ipForward(props.namespace)) === 1 : false;
-    return { ...props, source: word("-s") ?? props.source, outInterface: word("-o"), forwarding };
+    return {
+      ...props,
+      source: ours.source ?? props.source,
+      outInterface: ours.outInterface,
+      forwarding,
+    };
   },
 
   async update(_host, _id, olds, news) {
@@ -208,14 +164,15 @@ export const natKind: Kind<NatInputs, NatOutputs> = {
   async delete(host, id, props) {
     const ns = props.namespace;
     return withLock(forwardingLockKey(host.name, ns), async () => {
-      if (!(await readTaggedRules(host, ns, "nat", "POSTROUTING"))) {
+      const live = liveReader(host);
+      if (!(await firewall.masquerades(live, ns))) {
         // The namespace is gone, and the rule and its forwarding setting with it.
         await removeForwardingRecord(host, ns);
         return;
       }
-      await deleteTaggedRules(host, ns, "nat", baseTag(id));
+      await firewall.deleteMasquerades(host, ns, baseTag(id));
       // Read again after our own rule went: what is left is what still needs forwarding.
-      const left = (await readTaggedRules(host, ns, "nat", "POSTROUTING")) ?? [];
+      const left = (await firewall.masquerades(live, ns)) ?? [];
       if (props.forwarding && !othersNeedForwarding(left, baseTag(id))) {
         // The last of our rules here that needed forwarding: put back the value found before the first.
         const recorded = await readForwardingRecord(host, ns);
@@ -226,7 +183,8 @@ export const natKind: Kind<NatInputs, NatOutputs> = {
       }
     });
   },
-};
+});
+
 /**
  * Arguments of a {@link NatRule}. Every field replaces the rule when it
  * changes. Each rule is tagged with its own fresh id, so the new rule is
@@ -288,20 +246,6 @@ export class NatRule extends LinuxnetResource {
    * @param opts - Pulumi resource options (`dependsOn`, `deletedWith`, ...).
    */
   constructor(name: string, args: NatRuleArgs, opts?: pulumi.CustomResourceOptions) {
-    super(
-      "NatRule",
-      name,
-      {
-        connection: connectionInput(args.connection),
-        resourceName: name,
-        namespace: args.namespace,
-        source: args.source,
-        outInterface: args.outInterface,
-        forwarding: args.forwarding,
-        tag: undefined,
-        forwardingBefore: undefined,
-      },
-      opts,
-    );
+    super(natKind, name, args, opts);
   }
 }

@@ -5,7 +5,7 @@
 
 import * as pulumi from "@pulumi/pulumi";
 import type { ConnectionArgs } from "../transport/connection";
-import type { KindName } from "../runtime";
+import type { Fields } from "./declare";
 
 /**
  * The module every resource's stored provider loads, by package name. It is
@@ -50,14 +50,15 @@ let runtimeChecked = false;
  * The engine takes it as `pulumi.dynamic.Resource` would make it: module text
  * whose `handler()` returns the provider object (see provider/runtime.ts).
  */
-export function providerSource(kind: KindName): string {
+export function providerSource(kind: string): string {
   return `exports.handler = () => require(${JSON.stringify(RUNTIME_MODULE)}).handler(${JSON.stringify(kind)});\n`;
 }
 
 /**
  * What every resource class of this package is: a Node.js dynamic resource of
  * type `pulumi-nodejs:dynamic/linuxnet:<Kind>` carrying the one-line provider,
- * whose stored connection is always a secret output.
+ * whose stored connection is always a secret output. Its props come from the
+ * kind's declaration (see resources/declare.ts).
  */
 export abstract class LinuxnetResource extends pulumi.CustomResource {
   /**
@@ -66,20 +67,46 @@ export abstract class LinuxnetResource extends pulumi.CustomResource {
    */
   declare readonly hostKeyFingerprint: pulumi.Output<string>;
 
+  /**
+   * Registers a resource of a declared kind: the props are the declared
+   * fields, taken from `args` (or the field's `programDefault`), with the
+   * connection from {@link connectionInput}, the resource's name, and the
+   * provider-filled outputs; the fields declared `secret` are secret outputs.
+   */
   protected constructor(
-    kind: KindName,
+    kind: { readonly declaration: KindOfProgram },
     name: string,
-    props: Record<string, unknown>,
+    args: object,
     opts: pulumi.CustomResourceOptions | undefined,
   ) {
     assertRuntimeResolvable();
+    const { name: type, fields, outputs = [] } = kind.declaration;
+    const given = args as Record<string, unknown>;
+    const props: Record<string, unknown> = {
+      connection: connectionInput(given.connection as pulumi.Input<ConnectionArgs> | undefined),
+      resourceName: name,
+    };
+    for (const [key, field] of Object.entries(fields)) {
+      if (key === "connection") continue;
+      props[key] =
+        field.programDefault === undefined ? given[key] : (given[key] ?? field.programDefault);
+    }
+    for (const key of outputs) props[key] = undefined;
+    const secrets = Object.keys(fields).filter((key) => fields[key]!.secret);
     super(
-      `pulumi-nodejs:dynamic/linuxnet:${kind}`,
+      `pulumi-nodejs:dynamic/linuxnet:${type}`,
       name,
-      { ...props, hostKeyFingerprint: undefined, __provider: providerSource(kind) },
-      withSecretConnection(opts),
+      { ...props, hostKeyFingerprint: undefined, __provider: providerSource(type) },
+      withSecretOutputs(opts, secrets),
     );
   }
+}
+
+/** What the program side needs of a kind's declaration. */
+interface KindOfProgram {
+  readonly name: string;
+  readonly fields: Fields;
+  readonly outputs?: readonly string[];
 }
 
 const CREDENTIALS = ["privateKey", "privateKeyPassphrase", "password"] as const;
@@ -131,12 +158,13 @@ function connectionFromConfig(): ConnectionArgs & { credentials: "stack-config" 
   };
 }
 
-/** Resource options every class adds: the stored connection is always a secret output. */
-function withSecretConnection(
+/** Resource options every class adds: the fields declared secret (the connection) are secret outputs. */
+function withSecretOutputs(
   opts: pulumi.CustomResourceOptions | undefined,
+  secrets: readonly string[],
 ): pulumi.CustomResourceOptions {
   return {
     ...opts,
-    additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), "connection"],
+    additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), ...secrets],
   };
 }

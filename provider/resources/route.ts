@@ -6,21 +6,14 @@
 
 import * as pulumi from "@pulumi/pulumi";
 import type { ConnectionArgs } from "../transport/connection";
-import { LinuxnetResource, connectionInput } from "./program";
+import { LinuxnetResource } from "./program";
 import { CommandError } from "../errors";
 import type { Host } from "../transport";
 import { liveReader } from "../host/reader";
 import { ipArgv } from "../host/ip";
+import { type BaseInputs, throwIfStepFailed, transactional } from "./kind";
+import { type FieldType, checked, connection, declareKind, integer } from "./declare";
 import {
-  type BaseInputs,
-  type Kind,
-  checkConnection,
-  diffFields,
-  throwIfStepFailed,
-  transactional,
-} from "./kind";
-import {
-  Checker,
   interfaceNameProblem,
   isUnknown,
   namespaceNameProblem,
@@ -135,6 +128,9 @@ async function readRoute(host: Host, r: RouteInputs): Promise<RouteState | undef
 /** The largest routing table number: table ids are 32-bit. */
 const MAX_TABLE = 4294967295;
 
+/** The largest metric: metrics are 32-bit. */
+const MAX_METRIC = 4294967295;
+
 /**
  * Why `table` cannot name a routing table, or undefined. A number is written
  * in decimal without leading zeros, because ip(8) reads `010` as octal (table
@@ -150,84 +146,70 @@ export function tableProblem(table: unknown): string | undefined {
   return `${rule}, got ${JSON.stringify(table)}`;
 }
 
-/** The Route kind. */
-export const routeKind: Kind<RouteInputs, RouteOutputs> = {
-  check(_olds, news) {
-    const c = new Checker();
-    checkConnection(c, news.connection);
-    let destination = news.destination;
-    let family: string | undefined;
-    if (news.namespace !== undefined && !isUnknown(news.namespace)) {
-      const problem = namespaceNameProblem(news.namespace);
-      if (problem) c.fail("namespace", problem);
+/** A destination: `default`, or a network (`0.0.0.0/0` is `default`); required. */
+const destination: FieldType = {
+  check(value, ctx) {
+    if (value === undefined) {
+      ctx.checker.fail(ctx.path, `is required: "default" or a network like "10.1.0.0/16"`);
+    } else if (!isUnknown(value) && value !== "default") {
+      const net = parseNetwork(value);
+      if (typeof net === "string") ctx.checker.fail(ctx.path, net);
+      else return net.cidr === "0.0.0.0/0" ? "default" : net.cidr;
     }
-    if (destination === undefined) {
-      c.fail("destination", `is required: "default" or a network like "10.1.0.0/16"`);
-    } else if (!isUnknown(destination) && destination !== "default") {
-      const net = parseNetwork(destination);
-      if (typeof net === "string") c.fail("destination", net);
-      else {
-        destination = net.cidr === "0.0.0.0/0" ? "default" : net.cidr;
-        family = net.family;
-      }
+    return undefined;
+  },
+};
+
+/** A gateway, normalised, of the destination's family (as written: `0.0.0.0/0` is IPv4). */
+const gateway: FieldType = {
+  check(value, ctx) {
+    if (value === undefined || isUnknown(value)) return undefined;
+    const gw = parseAddress(value);
+    if (typeof gw === "string") {
+      ctx.checker.fail(ctx.path, gw);
+      return undefined;
     }
-    let via = news.via;
-    if (via !== undefined && !isUnknown(via)) {
-      const gw = parseAddress(via);
-      if (typeof gw === "string") c.fail("via", gw);
-      else {
-        via = gw.address;
-        if (family && gw.family !== family) {
-          c.fail(
-            "via",
-            `is an ${gw.family === "inet" ? "IPv4" : "IPv6"} address but destination is ${family === "inet" ? "IPv4" : "IPv6"}`,
-          );
-        }
-      }
-    }
-    if (news.device !== undefined && !isUnknown(news.device)) {
-      const problem = interfaceNameProblem(news.device);
-      if (problem) c.fail("device", problem);
-    }
-    if (via === undefined && news.device === undefined) {
-      c.fail(
-        "via",
-        "or device is required: a route needs a gateway, an outgoing interface, or both",
+    const dest = ctx.root.destination;
+    const net =
+      dest === undefined || isUnknown(dest) || dest === "default" ? undefined : parseNetwork(dest);
+    const family = typeof net === "object" ? net.family : undefined;
+    if (family && gw.family !== family) {
+      ctx.checker.fail(
+        ctx.path,
+        `is an ${gw.family === "inet" ? "IPv4" : "IPv6"} address but destination is ${family === "inet" ? "IPv4" : "IPv6"}`,
       );
     }
-    if (news.metric !== undefined && !isUnknown(news.metric)) {
-      const m = news.metric;
-      if (typeof m !== "number" || !Number.isInteger(m) || m < 0 || m > 4294967295) {
-        c.fail("metric", `must be an integer from 0 to 4294967295, got ${shown(m)}`);
-      }
-    }
-    if (news.table !== undefined && !isUnknown(news.table)) {
-      const problem = tableProblem(news.table);
-      if (problem) c.fail("table", problem);
-    }
-    // An unset field stays out: protobuf's Struct, which carries these to the engine, has no undefined.
-    return {
-      inputs: {
-        ...news,
-        ...(destination === undefined ? {} : { destination }),
-        ...(via === undefined ? {} : { via }),
-      },
-      failures: c.failures,
-    };
+    return gw.address;
   },
+};
 
-  diff(olds, news) {
-    return diffFields(
-      { ...olds, host: olds.connection?.host, table: olds.table ?? "main" },
-      { ...news, host: news.connection?.host, table: news.table ?? "main" },
-      {
-        replace: ["namespace", "destination", "metric", "table", "host"],
-        update: ["via", "device"],
+/** The Route kind: its inputs as declared, and its lifecycle. */
+export const routeKind = declareKind<RouteInputs, RouteOutputs>({
+  name: "Route",
+  fields: {
+    connection: connection("replace-on-host"),
+    // The kernel knows a route by (table, destination, metric): those, and where it lives, replace.
+    namespace: { type: checked(namespaceNameProblem), change: "replace" },
+    destination: { type: destination, change: "replace" },
+    via: { type: gateway, change: "update" },
+    device: {
+      type: checked(interfaceNameProblem),
+      change: "update",
+      rule(_out, c, root) {
+        if (root.via === undefined && root.device === undefined) {
+          c.fail(
+            "via",
+            "or device is required: a route needs a gateway, an outgoing interface, or both",
+          );
+        }
       },
-      // The kernel holds one route per (table, destination, metric): the old one must go first.
-      true,
-    );
+    },
+    metric: { type: integer(0, MAX_METRIC), change: "replace" },
+    table: { type: checked(tableProblem), change: "replace", absentIs: "main" },
   },
+  // The kernel holds one route per (table, destination, metric): the old one must go first.
+  snapshotRead: true,
+  deleteBeforeReplace: true,
 
   idOf: (r) =>
     `${r.namespace ?? ""}/${r.table ?? "main"}/${r.destination}/${r.metric ?? defaultMetric(r)}`,
@@ -283,7 +265,7 @@ export const routeKind: Kind<RouteInputs, RouteOutputs> = {
       throw new CommandError(host.name, argv, r.exitCode, r.stdout, r.stderr);
     }
   },
-};
+});
 
 /**
  * Arguments of a {@link Route}. A route is known to the kernel by its table,
@@ -351,20 +333,6 @@ export class Route extends LinuxnetResource {
    * @param opts - Pulumi resource options (`dependsOn`, `deletedWith`, ...).
    */
   constructor(name: string, args: RouteArgs, opts?: pulumi.CustomResourceOptions) {
-    super(
-      "Route",
-      name,
-      {
-        connection: connectionInput(args.connection),
-        resourceName: name,
-        namespace: args.namespace,
-        destination: args.destination,
-        via: args.via,
-        device: args.device,
-        metric: args.metric,
-        table: args.table,
-      },
-      opts,
-    );
+    super(routeKind, name, args, opts);
   }
 }

@@ -6,38 +6,39 @@
 
 import * as pulumi from "@pulumi/pulumi";
 import type { ConnectionArgs } from "../transport/connection";
-import { LinuxnetResource, connectionInput } from "./program";
-import { deleteLink, linkId } from "./bridge";
-import { linkDetailsArgv, parseLinkDetails } from "../host/reader";
+import { LinuxnetResource } from "./program";
+import { type LinkFacts, linkDetailsArgv, parseLinkDetails } from "../host/reader";
+import { type BaseInputs, containsUnknown, throwIfStepFailed, transactional } from "./kind";
 import {
-  type BaseInputs,
-  type Kind,
-  autoName,
-  checkConnection,
-  containsUnknown,
-  diffFields,
-  isObject,
-  kindOf,
-  sameValue,
-  throwIfStepFailed,
-  transactional,
-} from "./kind";
+  type Field,
+  addressList,
+  bool,
+  checked,
+  connection,
+  declareKind,
+  generatedName,
+  object,
+} from "./declare";
 import {
   FRESH_LINK,
+  type LinkAttrs,
   type LinkSettings,
+  assertReadBack,
+  deleteLink,
+  linkAttrWords,
+  linkId,
   managedView,
   planArpNotify,
-  stableMac,
+  planLinkAdd,
   planLinkChanges,
-  runPlan,
+  readLink,
+  stableMac,
+  updateLink,
 } from "./link";
 import {
-  Checker,
+  type Checker,
   MAX_INTERFACE_NAME_BYTES,
-  checkAddresses,
-  formatAddress,
   interfaceNameProblem,
-  isUnknown,
   mtuProblem,
   namespaceNameProblem,
 } from "./validate";
@@ -79,157 +80,78 @@ export type VethOutputs = VethInputs;
  * Equivalent to: `ip link add name A address MAC [netns NSA] type veth peer name B address MAC [netns NSB]`
  */
 export function planVethAdd(inputs: VethInputs): string[] {
-  const { a, b } = inputs;
+  const { a, b, mtu } = inputs;
   const host = inputs.connection?.host;
-  return [
-    "ip",
-    "link",
-    "add",
-    "name",
-    a.name,
-    "address",
-    stableMac(host, a.namespace, a.name),
-    ...(a.namespace ? ["netns", a.namespace] : []),
-    ...(inputs.mtu !== undefined ? ["mtu", String(inputs.mtu)] : []),
-    "type",
-    "veth",
-    "peer",
-    "name",
-    b.name,
-    "address",
-    stableMac(host, b.namespace, b.name),
-    ...(b.namespace ? ["netns", b.namespace] : []),
-    ...(inputs.mtu !== undefined ? ["mtu", String(inputs.mtu)] : []),
-  ];
+  const attrs = (end: VethEnd): LinkAttrs => ({
+    name: end.name,
+    mac: stableMac(host, end.namespace, end.name),
+    netns: end.namespace,
+    mtu,
+  });
+  return planLinkAdd(undefined, attrs(a), "veth", ["peer", ...linkAttrWords(attrs(b))]);
 }
 
 function endSettings(end: VethEnd, mtu: number | undefined): LinkSettings {
   return { addresses: end.addresses, up: end.up, mtu, bridge: end.bridge };
 }
 
-function checkEnd(
-  c: Checker,
-  field: "a" | "b",
-  end: unknown,
-  previous: unknown,
-  resourceName: string | undefined,
-): VethEnd {
-  if (!isObject(end)) {
-    if (end === undefined || end === null) {
-      c.fail(field, "is required: { name?, namespace?, bridge?, addresses?, up? }");
-    } else if (!isUnknown(end)) {
-      c.fail(
-        field,
-        `must be an object { name?, namespace?, bridge?, addresses?, up? }, got ${kindOf(end)}`,
-      );
-    }
-    return end as VethEnd;
-  }
-  const e = end as Partial<VethEnd>;
-  // State written by an older version, or by hand, may hold anything here.
-  const before = isObject(previous) ? (previous as Partial<VethEnd>) : undefined;
-  let name = e.name;
-  let autoNamed = false;
-  if (name === undefined || name === null) {
-    name = autoName(
-      resourceName,
-      before?.autoNamed ? before.name : undefined,
-      MAX_INTERFACE_NAME_BYTES,
-      field,
-    );
-    autoNamed = true;
-  } else if (!isUnknown(name)) {
-    const problem = interfaceNameProblem(name);
-    if (problem) c.fail(`${field}.name`, problem);
-  }
-  if (e.namespace !== undefined && !isUnknown(e.namespace)) {
-    const problem = namespaceNameProblem(e.namespace);
-    if (problem) c.fail(`${field}.namespace`, problem);
-  }
-  if (e.bridge !== undefined && !isUnknown(e.bridge)) {
-    const problem = interfaceNameProblem(e.bridge);
-    if (problem) c.fail(`${field}.bridge`, problem);
-  }
-  const addresses = checkAddresses(c, `${field}.addresses`, e.addresses);
-  if (e.up !== undefined && typeof e.up !== "boolean" && !isUnknown(e.up)) {
-    c.fail(`${field}.up`, "must be true or false");
-  }
+/**
+ * One end's fields: a changed name or namespace replaces the pair, the rest
+ * updates in place. `suffix` keeps the two generated names of a pair apart.
+ */
+function end(suffix: "a" | "b"): Field {
   return {
-    ...e,
-    name,
-    autoNamed,
-    addresses: addresses ? addresses.map(formatAddress) : (e.addresses as string[]),
-    up: e.up ?? true,
-  } as VethEnd;
+    type: object(
+      {
+        name: {
+          type: generatedName({
+            maxBytes: MAX_INTERFACE_NAME_BYTES,
+            problem: interfaceNameProblem,
+            suffix,
+          }),
+          change: "replace",
+        },
+        namespace: { type: checked(namespaceNameProblem), change: "replace" },
+        bridge: { type: checked(interfaceNameProblem), change: "update" },
+        addresses: { type: addressList(), change: "update" },
+        up: { type: bool(true), change: "update" },
+      },
+      { required: true },
+    ),
+    change: "update",
+  };
 }
 
-/** The VethPair kind. */
-export const vethKind: Kind<VethInputs, VethOutputs> = {
-  check(olds, news) {
-    const c = new Checker();
-    checkConnection(c, news.connection);
-    const a = checkEnd(c, "a", news.a, olds?.a, news.resourceName);
-    const b = checkEnd(c, "b", news.b, olds?.b, news.resourceName);
-    if (
-      a?.name &&
-      b?.name &&
-      !containsUnknown([a, b]) &&
-      a.name === b.name &&
-      (a.namespace ?? "") === (b.namespace ?? "")
-    ) {
-      c.fail(
-        "b.name",
-        `must differ from a.name ("${a.name}") when both ends are in the same namespace`,
-      );
-    }
-    if (news.mtu !== undefined && !isUnknown(news.mtu)) {
-      const problem = mtuProblem(news.mtu);
-      if (problem) c.fail("mtu", problem);
-    }
-    return {
-      // A missing end stays out: protobuf's Struct, which carries these to the engine, has no undefined.
-      inputs: { ...news, ...(a === undefined ? {} : { a }), ...(b === undefined ? {} : { b }) },
-      failures: c.failures,
-    };
-  },
-
-  diff(olds, news) {
-    const identity = (v: VethInputs) => ({
-      aName: v.a?.name,
-      aNs: v.a?.namespace,
-      bName: v.b?.name,
-      bNs: v.b?.namespace,
-      host: v.connection?.host,
-    });
-    // An end that is not an object (unknown during a preview) is compared as it is.
-    const endView = (end: unknown) =>
-      isObject(end) ? endSettings(end as unknown as VethEnd, undefined) : end;
-    const settings = (v: VethInputs) => ({
-      aSettings: endView(v.a),
-      bSettings: endView(v.b),
-      mtu: v.mtu,
-    });
-    const result = diffFields(
-      { ...identity(olds), ...settings(olds), connection: olds.connection },
-      { ...identity(news), ...settings(news), connection: news.connection },
-      {
-        replace: ["aName", "aNs", "bName", "bNs", "host"],
-        update: ["aSettings", "bSettings", "mtu"],
-      },
-      sameValue(olds.a?.name, news.a?.name) ||
-        sameValue(olds.b?.name, news.b?.name) ||
-        containsUnknown([news.a, news.b]),
+/** The kernel holds a name once per namespace: the two ends of one pair may not share it. */
+function endsApart(out: Record<string, unknown>, c: Checker): void {
+  const a = out.a as Partial<VethEnd> | undefined;
+  const b = out.b as Partial<VethEnd> | undefined;
+  if (
+    a?.name &&
+    b?.name &&
+    !containsUnknown([a, b]) &&
+    a.name === b.name &&
+    (a.namespace ?? "") === (b.namespace ?? "")
+  ) {
+    c.fail(
+      "b.name",
+      `must differ from a.name ("${a.name}") when both ends are in the same namespace`,
     );
-    // Report the public property names, as the user wrote them.
-    const replaces = [
-      ...new Set(
-        result.replaces.map((f) =>
-          f.startsWith("a") ? "a" : f.startsWith("b") ? "b" : "connection",
-        ),
-      ),
-    ];
-    return { ...result, replaces };
+  }
+}
+
+/** The VethPair kind: its inputs as declared, and its lifecycle. */
+export const vethKind = declareKind<VethInputs, VethOutputs>({
+  name: "VethPair",
+  fields: {
+    connection: connection("replace-on-host"),
+    a: end("a"),
+    b: { ...end("b"), rule: endsApart },
+    mtu: { type: checked(mtuProblem), change: "update" },
   },
+  // A replacement in which either end keeps its name must delete the old pair first.
+  snapshotRead: true,
+  deleteBeforeReplace: { keeps: ["a.name", "b.name"], unknown: ["a", "b"] },
 
   idOf: ({ a, b }) => `${linkId(a.namespace, a.name)}~${linkId(b.namespace, b.name)}`,
 
@@ -257,26 +179,18 @@ export const vethKind: Kind<VethInputs, VethOutputs> = {
           : undefined,
       );
       const readBack = results.slice(-2).map((r) => parseLinkDetails(r.stdout));
-      for (const [end, label, seen] of [
-        [a, "a", readBack[0]],
-        [b, "b", readBack[1]],
-      ] as const) {
-        if (seen?.kind !== "veth") {
-          throw new Error(
-            `on ${host.name}: end ${label} "${end.name}" reads back as ${seen ? `a ${seen.kind ?? "plain"} link` : "absent"}`,
-          );
-        }
-      }
+      assertReadBack(host, readBack[0], "veth", `end a "${a.name}"`);
+      assertReadBack(host, readBack[1], "veth", `end b "${b.name}"`);
       return inputs;
     });
   },
 
   async read(reader, _id, props) {
-    const seenA = await reader.link(props.a.namespace, props.a.name);
-    const seenB = await reader.link(props.b.namespace, props.b.name);
+    const seenA = await readLink(reader, props.a.namespace, props.a.name, "veth");
+    const seenB = await readLink(reader, props.b.namespace, props.b.name, "veth");
     // Either end gone means the cable is gone: the kernel never keeps half a pair.
-    if (seenA?.kind !== "veth" || seenB?.kind !== "veth") return undefined;
-    const view = (seen: typeof seenA, end: VethEnd): VethEnd => {
+    if (!seenA || !seenB) return undefined;
+    const view = (seen: LinkFacts, end: VethEnd): VethEnd => {
       const v = managedView(seen, endSettings(end, props.mtu));
       return { ...end, addresses: [...v.addresses], up: v.up, bridge: v.bridge };
     };
@@ -293,7 +207,7 @@ export const vethKind: Kind<VethInputs, VethOutputs> = {
     for (const key of ["a", "b"] as const) {
       const have = endSettings(olds[key], olds.mtu);
       const want = endSettings(news[key], mtuChanged ? news.mtu : olds.mtu);
-      await runPlan(host, planLinkChanges(news[key].namespace, news[key].name, have, want));
+      await updateLink(host, news[key].namespace, news[key].name, have, want);
     }
     return news;
   },
@@ -303,7 +217,7 @@ export const vethKind: Kind<VethInputs, VethOutputs> = {
     await deleteLink(host, props.a.namespace, props.a.name);
     await deleteLink(host, props.b.namespace, props.b.name);
   },
-};
+});
 
 /**
  * One end of a {@link VethPair}: where it lives and what it is connected to.
@@ -395,18 +309,7 @@ export class VethPair extends LinuxnetResource {
    * @param opts - Pulumi resource options (`dependsOn`, `deletedWith`, ...).
    */
   constructor(name: string, args: VethPairArgs, opts?: pulumi.CustomResourceOptions) {
-    super(
-      "VethPair",
-      name,
-      {
-        connection: connectionInput(args.connection),
-        resourceName: name,
-        a: args.a,
-        b: args.b,
-        mtu: args.mtu,
-      },
-      opts,
-    );
+    super(vethKind, name, args, opts);
     this.aName = this.a.apply((end) => end.name);
     this.bName = this.b.apply((end) => end.name);
   }

@@ -4,10 +4,10 @@ import {
   type BridgeInputs,
   bridgeKind,
   bridgeRuleTag,
-  linkId,
   planBridgeAdd,
-  planForwardRule,
 } from "../../../provider/resources/bridge";
+import { planBridgeAccept } from "../../../provider/firewall/iptables";
+import { linkId } from "../../../provider/resources/link";
 import { parseTaggedRules } from "../../../provider/host/iptables";
 import { forwardSpec, iptablesIn } from "../../support/rules";
 import { CONNECTION, PROVIDER_KEY, UNKNOWN, labelled, inputsFor } from "../support";
@@ -189,7 +189,10 @@ describe("planBridgeAdd", () => {
   });
 });
 
-describe("planForwardRule", () => {
+describe("the iptables firewall's bridge accept rule", () => {
+  const planForwardRule = (namespace: string | undefined, name: string) =>
+    planBridgeAccept(namespace, name, bridgeRuleTag(name));
+
   it("inserts a tagged ACCEPT between the bridge's own ports first in FORWARD", () => {
     expect(planForwardRule(undefined, "br0")).toEqual([
       ...iptablesIn(undefined, "filter", "-I", "FORWARD", "1"),

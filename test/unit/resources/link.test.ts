@@ -4,9 +4,12 @@ import {
   FRESH_LINK,
   type LinkSettings,
   type ObservedLink,
+  createLink,
   managedView,
+  planLinkAdd,
   planLinkChanges,
 } from "../../../provider/resources/link";
+import { type CommandResult, hostFromRun } from "../../../provider/transport";
 import { labelled } from "../support";
 
 describe("planLinkChanges", () => {
@@ -127,5 +130,145 @@ describe("stableMac", () => {
       expect(first & 0x01).toBe(0); // unicast
       expect(first & 0x02).toBe(2); // locally administered
     }
+  });
+});
+
+describe("the link factory", () => {
+  const mac = "02:00:00:00:00:01";
+
+  it.each(
+    labelled([
+      {
+        label: "a link in a namespace with its type's own words",
+        argv: planLinkAdd("ns1", { name: "vx0", mac }, "vxlan", ["id", "42", "dstport", "4789"]),
+        want: [
+          "ip",
+          "-n",
+          "ns1",
+          "link",
+          "add",
+          "name",
+          "vx0",
+          "address",
+          mac,
+          "type",
+          "vxlan",
+          "id",
+          "42",
+          "dstport",
+          "4789",
+        ],
+      },
+      {
+        label: "a link on a parent device",
+        argv: planLinkAdd(undefined, { name: "mv0", mac, parent: "eth0" }, "macvlan", [
+          "mode",
+          "bridge",
+        ]),
+        want: [
+          "ip",
+          "link",
+          "add",
+          "name",
+          "mv0",
+          "link",
+          "eth0",
+          "address",
+          mac,
+          "type",
+          "macvlan",
+          "mode",
+          "bridge",
+        ],
+      },
+      {
+        label: "a link added straight into a namespace, with an MTU",
+        argv: planLinkAdd(undefined, { name: "v0", mac, netns: "ns2", mtu: 1400 }, "veth"),
+        want: [
+          "ip",
+          "link",
+          "add",
+          "name",
+          "v0",
+          "address",
+          mac,
+          "netns",
+          "ns2",
+          "mtu",
+          "1400",
+          "type",
+          "veth",
+        ],
+      },
+    ]),
+  )("adds %s", (_label, { argv, want }) => {
+    expect(argv).toEqual(want);
+  });
+
+  /** A host that answers each step from `answer`, and records what ran. */
+  function fakeHost(answer: (argv: readonly string[]) => CommandResult) {
+    const ran: string[] = [];
+    const run = async (argv: readonly string[]) => {
+      ran.push(argv.join(" "));
+      return answer(argv);
+    };
+    return { host: hostFromRun("h1", run), ran };
+  }
+  const ok = (stdout = ""): CommandResult => ({ stdout, stderr: "", exitCode: 0 });
+  const details = (kind: string | undefined, data?: Record<string, unknown>) =>
+    JSON.stringify([
+      {
+        ifname: "vx0",
+        flags: ["UP"],
+        mtu: 1450,
+        operstate: "UNKNOWN",
+        linkinfo: kind ? { info_kind: kind, ...(data ? { info_data: data } : {}) } : undefined,
+        addr_info: [],
+      },
+    ]);
+  const spec = {
+    host: "10.1.0.2",
+    namespace: "ns1",
+    name: "vx0",
+    type: "vxlan",
+    typeWords: ["id", "42"],
+    settings: { addresses: [], up: true },
+  };
+
+  it("adds, announces, applies the settings and reads back, with the type's own data", async () => {
+    const { host, ran } = fakeHost((argv) =>
+      argv.includes("show") ? ok(details("vxlan", { id: 42, gc_timer: 1.5 })) : ok(),
+    );
+    const seen = await createLink(host, spec);
+    expect(ran[0]).toMatch(/^ip -n ns1 link add name vx0 address \S+ type vxlan id 42$/);
+    expect(ran.at(-1)).toBe("ip -n ns1 -json -details addr show dev vx0");
+    // The type's settings, without its running timers.
+    expect(seen.data).toEqual({ id: 42 });
+  });
+
+  it("deletes the link again when a later step fails, and says which step", async () => {
+    const { host, ran } = fakeHost((argv) =>
+      argv.includes("up") ? { stdout: "", stderr: "RTNETLINK answers: nope", exitCode: 2 } : ok(),
+    );
+    await expect(createLink(host, spec)).rejects.toThrow(/link set dev vx0 up.*nope/);
+    expect(ran.at(-1)).toBe("ip -n ns1 link del dev vx0");
+  });
+
+  it("says whose a name is when it is taken by a link of another type", async () => {
+    const { host } = fakeHost((argv) =>
+      argv.includes("add")
+        ? { stdout: "", stderr: "RTNETLINK answers: File exists", exitCode: 2 }
+        : ok(details("bridge")),
+    );
+    await expect(createLink(host, spec)).rejects.toThrow(
+      /"vx0" already exists but is not a vxlan \(it is a bridge link\)/,
+    );
+  });
+
+  it("refuses a link that reads back as another type", async () => {
+    const { host } = fakeHost((argv) => (argv.includes("show") ? ok(details("dummy")) : ok()));
+    await expect(createLink(host, spec)).rejects.toThrow(
+      /"vx0" was created but reads back as a dummy link/,
+    );
   });
 });

@@ -3,10 +3,12 @@ import {
   type NatInputs,
   type NatOutputs,
   natKind,
-  natRuleSpec,
-  planNatAppend,
   othersNeedForwarding,
 } from "../../../provider/resources/nat";
+import {
+  masqueradeSpec as planMasqueradeSpec,
+  planMasqueradeAppend,
+} from "../../../provider/firewall/iptables";
 import { parseTaggedRules } from "../../../provider/host/iptables";
 import { iptablesIn, masqueradeSpec, taggedRule } from "../../support/rules";
 import { CONNECTION, PROVIDER_KEY, UNKNOWN, labelled, inputsFor } from "../support";
@@ -139,7 +141,7 @@ describe("natKind.diff", () => {
   });
 });
 
-describe("planNatAppend", () => {
+describe("the iptables firewall's masquerade rule", () => {
   const tag = "linuxnet:nat-1a2b3c4d:fwd0";
   it.each(
     labelled([
@@ -169,12 +171,12 @@ describe("planNatAppend", () => {
       },
     ]),
   )("appends a tagged MASQUERADE rule %s", (_label, { n, argv }) => {
-    expect(planNatAppend(n, tag)).toEqual(argv);
+    expect(planMasqueradeAppend(n.namespace, n, tag)).toEqual(argv);
   });
 
   it("writes the rule in the order iptables -S prints it back", () => {
     const printed = `-A POSTROUTING -s 10.0.0.0/24 -o eth0 -m comment --comment "${tag}" -j MASQUERADE`;
-    expect(parseTaggedRules(printed)[0]!.spec).toEqual(natRuleSpec(inputs(), tag));
+    expect(parseTaggedRules(printed)[0]!.spec).toEqual(planMasqueradeSpec(inputs(), tag));
   });
 });
 
