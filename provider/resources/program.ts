@@ -4,6 +4,7 @@
  */
 
 import * as pulumi from "@pulumi/pulumi";
+import { typeTokenOf } from "./type-token";
 import type { ConnectionArgs } from "../transport/connection";
 import type { Fields } from "./declare";
 
@@ -94,7 +95,7 @@ export abstract class LinuxnetResource extends pulumi.CustomResource {
     for (const key of outputs) props[key] = undefined;
     const secrets = Object.keys(fields).filter((key) => fields[key]!.secret);
     super(
-      `pulumi-nodejs:dynamic/linuxnet:${type}`,
+      typeTokenOf(type),
       name,
       { ...props, hostKeyFingerprint: undefined, __provider: providerSource(type) },
       withSecretOutputs(opts, secrets),

@@ -7,6 +7,7 @@
  */
 
 import type { BaseInputs } from "./kind";
+import { TYPE_PREFIX, typeTokenOf } from "./type-token";
 import type { DeclaredKind } from "./declare";
 import { namespaceKind } from "./namespace";
 import { bridgeKind } from "./bridge";
@@ -44,12 +45,11 @@ export function kindNamed(name: string): DeclaredKind<BaseInputs, BaseInputs> | 
     : undefined;
 }
 
-/** The prefix of every type token of ours: `pulumi-nodejs:dynamic/linuxnet:Bridge`. */
-export const TYPE_PREFIX = "pulumi-nodejs:dynamic/linuxnet:";
+export { TYPE_PREFIX } from "./type-token";
 
 /** A kind's type token in the stack. */
 export function typeToken(name: KindName): string {
-  return `${TYPE_PREFIX}${name}`;
+  return typeTokenOf(name);
 }
 
 /**

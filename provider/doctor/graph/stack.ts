@@ -11,8 +11,8 @@ import {
   type Topology,
   ifId,
 } from "./model";
-
-const TYPE_PREFIX = "pulumi-nodejs:dynamic/linuxnet:";
+import type { KindName } from "../../resources/registry";
+import { TYPE_PREFIX } from "../../resources/type-token";
 
 /** A Pulumi secret in state: never shown. */
 function isSecret(v: unknown): boolean {
@@ -56,107 +56,146 @@ export function stackResources(exported: unknown): {
     .map((r) => ({ type: r.type, outputs: r.outputs ?? {} }));
 }
 
-/** Builds the picture from the linuxnet resources of a stack's state. Pure; secrets are never read. */
-export function topologyFromStack(exported: unknown, title = "host (from the stack)"): Topology {
-  const namespaces = new Set<string | undefined>();
-  const interfaces = new Map<string, GraphInterface>();
-  const edges: GraphEdge[] = [];
-  const routes: GraphRoute[] = [];
-  const nat: GraphNat[] = [];
-  const addIf = (i: GraphInterface) => {
-    const prev = interfaces.get(i.id);
-    interfaces.set(
+/** What the resources of a stack add up to, as they are drawn. */
+class Scene {
+  readonly namespaces = new Set<string | undefined>();
+  readonly interfaces = new Map<string, GraphInterface>();
+  readonly edges: GraphEdge[] = [];
+  readonly routes: GraphRoute[] = [];
+  readonly nat: GraphNat[] = [];
+
+  /** Adds an interface, merging addresses into one already drawn under its id. */
+  addInterface(i: GraphInterface): void {
+    const prev = this.interfaces.get(i.id);
+    this.interfaces.set(
       i.id,
       prev ? { ...prev, ...i, addresses: [...new Set([...prev.addresses, ...i.addresses])] } : i,
     );
-    namespaces.add(i.namespace);
-  };
-  for (const { type, outputs: o } of stackResources(exported)) {
-    if (!type.startsWith(TYPE_PREFIX)) continue;
-    const kind = type.slice(TYPE_PREFIX.length);
-    const ns = str(o.namespace);
-    if (kind === "Namespace" && str(o.name)) {
-      namespaces.add(str(o.name));
-    } else if (kind === "Bridge" && str(o.name)) {
-      addIf({
-        id: ifId(ns, str(o.name)!),
-        namespace: ns,
-        name: str(o.name)!,
-        kind: "bridge",
-        addresses: strings(o.addresses),
-        up: o.up !== false,
-      });
-    } else if (kind === "VethPair") {
-      const ends = [o.a, o.b].map((e) => (e ?? {}) as Record<string, unknown>);
-      const ids: string[] = [];
-      for (const end of ends) {
-        const name = str(end.name);
-        if (!name) continue;
-        const ens = str(end.namespace);
-        addIf({
-          id: ifId(ens, name),
-          namespace: ens,
-          name,
-          kind: "veth",
-          addresses: strings(end.addresses),
-          up: end.up !== false,
-        });
-        ids.push(ifId(ens, name));
-        const bridge = str(end.bridge);
-        if (bridge) {
-          if (!interfaces.has(ifId(ens, bridge)))
-            addIf({
-              id: ifId(ens, bridge),
-              namespace: ens,
-              name: bridge,
-              kind: "bridge",
-              addresses: [],
-            });
-          edges.push({ from: ifId(ens, name), to: ifId(ens, bridge), kind: "port" });
-        }
-      }
-      if (ids.length === 2) {
-        const [a, b] =
-          str(ends[0]!.namespace) !== undefined || str(ends[1]!.namespace) === undefined
-            ? ids
-            : [ids[1]!, ids[0]!];
-        edges.push({ from: a!, to: b!, kind: "veth" });
-      }
-    } else if (kind === "Route" && str(o.destination)) {
-      routes.push({
-        namespace: ns,
-        destination: str(o.destination)!,
-        via: str(o.via),
-        dev: str(o.device),
-      });
-      namespaces.add(ns);
-    } else if (kind === "NatRule") {
-      const out = str(o.outInterface);
-      const id = `nat:${ns ?? ""}:${nat.length}`;
-      nat.push({
+    this.namespaces.add(i.namespace);
+  }
+
+  /** An interface named by another resource (a bridge, an uplink) that no resource of ours drew. */
+  referTo(namespace: string | undefined, name: string, kind: "bridge" | "other"): string {
+    const id = ifId(namespace, name);
+    if (!this.interfaces.has(id)) {
+      this.addInterface({
         id,
-        namespace: ns,
-        source: str(o.source),
-        outInterface: out,
-        target: "MASQUERADE",
+        namespace,
+        name,
+        kind,
+        addresses: [],
+        ...(kind === "other" ? { external: true } : {}),
       });
-      namespaces.add(ns);
-      if (out) {
-        if (!interfaces.has(ifId(ns, out)))
-          addIf({
-            id: ifId(ns, out),
-            namespace: ns,
-            name: out,
-            kind: "other",
-            addresses: [],
-            external: true,
-          });
-        edges.push({ from: id, to: ifId(ns, out), kind: "nat" });
+    }
+    return id;
+  }
+}
+
+/** How one resource of a kind is drawn, from its outputs in state. */
+type Picture = (outputs: Record<string, unknown>, scene: Scene) => void;
+
+/**
+ * Every kind's picture, keyed by the registry's kind names: a kind added to
+ * the registry without one here does not compile.
+ */
+const PICTURES: { readonly [K in KindName]: Picture } = {
+  Namespace(o, scene) {
+    if (str(o.name)) scene.namespaces.add(str(o.name));
+  },
+  Bridge(o, scene) {
+    const name = str(o.name);
+    if (!name) return;
+    const ns = str(o.namespace);
+    scene.addInterface({
+      id: ifId(ns, name),
+      namespace: ns,
+      name,
+      kind: "bridge",
+      addresses: strings(o.addresses),
+      up: o.up !== false,
+    });
+  },
+  VethPair(o, scene) {
+    const ends = [o.a, o.b].map((e) => (e ?? {}) as Record<string, unknown>);
+    const ids: string[] = [];
+    for (const end of ends) {
+      const name = str(end.name);
+      if (!name) continue;
+      const ens = str(end.namespace);
+      scene.addInterface({
+        id: ifId(ens, name),
+        namespace: ens,
+        name,
+        kind: "veth",
+        addresses: strings(end.addresses),
+        up: end.up !== false,
+      });
+      ids.push(ifId(ens, name));
+      const bridge = str(end.bridge);
+      if (bridge) {
+        scene.edges.push({
+          from: ifId(ens, name),
+          to: scene.referTo(ens, bridge, "bridge"),
+          kind: "port",
+        });
       }
     }
+    if (ids.length === 2) {
+      // Drawn from the namespace side towards the host, when one end is on the host.
+      const [a, b] =
+        str(ends[0]!.namespace) !== undefined || str(ends[1]!.namespace) === undefined
+          ? ids
+          : [ids[1]!, ids[0]!];
+      scene.edges.push({ from: a!, to: b!, kind: "veth" });
+    }
+  },
+  Route(o, scene) {
+    if (!str(o.destination)) return;
+    const ns = str(o.namespace);
+    scene.routes.push({
+      namespace: ns,
+      destination: str(o.destination)!,
+      via: str(o.via),
+      dev: str(o.device),
+    });
+    scene.namespaces.add(ns);
+  },
+  NatRule(o, scene) {
+    const ns = str(o.namespace);
+    const out = str(o.outInterface);
+    const id = `nat:${ns ?? ""}:${scene.nat.length}`;
+    scene.nat.push({
+      id,
+      namespace: ns,
+      source: str(o.source),
+      outInterface: out,
+      target: "MASQUERADE",
+    });
+    scene.namespaces.add(ns);
+    if (out) scene.edges.push({ from: id, to: scene.referTo(ns, out, "other"), kind: "nat" });
+  },
+  // An assertion about the network, not a part of it.
+  ConnectivityCheck() {},
+};
+
+/** Builds the picture from the linuxnet resources of a stack's state. Pure; secrets are never read. */
+export function topologyFromStack(exported: unknown, title = "host (from the stack)"): Topology {
+  const scene = new Scene();
+  for (const { type, outputs } of stackResources(exported)) {
+    if (!type.startsWith(TYPE_PREFIX)) continue;
+    const kind = type.slice(TYPE_PREFIX.length);
+    // A kind this package version does not know (a newer stack) is left out of the picture.
+    if (Object.hasOwn(PICTURES, kind)) PICTURES[kind as KindName](outputs, scene);
   }
-  const ordered = [...namespaces].sort((a, b) =>
+  const ordered = [...scene.namespaces].sort((a, b) =>
     a === undefined ? 1 : b === undefined ? -1 : a.localeCompare(b),
   );
-  return { title, namespaces: ordered, interfaces: [...interfaces.values()], edges, routes, nat };
+  return {
+    title,
+    namespaces: ordered,
+    interfaces: [...scene.interfaces.values()],
+    edges: scene.edges,
+    routes: scene.routes,
+    nat: scene.nat,
+  };
 }
