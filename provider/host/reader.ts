@@ -59,15 +59,15 @@ export interface RouteEntry {
 }
 
 /**
- * What a kind's `read` may ask about a host. Every namespace argument is a
- * namespace name, or undefined for the host's own namespace.
- *
- * A reader is also a {@link Host}: a read that must look live rather than at
- * recorded state (a connectivity probe) runs its commands through it. The
- * reads of the kinds that own objects use only the questions below, which is
- * what lets a refresh answer them all from one snapshot.
+ * What a kind's `read` may ask about a host, and nothing more: a reader
+ * cannot run a command, so a read cannot change the host, and every read of
+ * a kind that owns objects can be answered from one snapshot of the host.
+ * Every namespace argument is a namespace name, or undefined for the host's
+ * own namespace.
  */
-export interface HostReader extends Host {
+export interface HostReader {
+  /** The host's name, for messages. */
+  readonly name: string;
   /** A link's kind and settings; undefined when it, or its namespace, is not there. */
   link(namespace: string | undefined, name: string): Promise<LinkFacts | undefined>;
   /** The names of the host's namespaces, as `ip netns list` shows them. */
@@ -153,14 +153,20 @@ export function routeShowArgv(
   );
 }
 
+/**
+ * A reader that asks the host itself, which it also hands over: for a read
+ * that must look live rather than at recorded state (a connectivity probe
+ * runs commands of its own). Only the runtime makes one for such a read.
+ */
+export interface LiveHostReader extends HostReader {
+  readonly host: Host;
+}
+
 /** Answers each question with its own command (or two) on the host. */
-export function liveReader(host: Host): HostReader {
+export function liveReader(host: Host): LiveHostReader {
   return {
     name: host.name,
-    run: (argv, options) => host.run(argv, options),
-    runOk: (argv, options) => host.runOk(argv, options),
-    runSteps: (steps) => host.runSteps(steps),
-    runStepsOk: (steps) => host.runStepsOk(steps),
+    host,
 
     async link(namespace, name) {
       const argv = linkDetailsArgv(namespace, name);
@@ -274,7 +280,6 @@ export function routesTo(
  * Answers every question from one snapshot: no command runs. A question the
  * snapshot cannot answer (an iptables table it does not hold, a routing table
  * it can name only by the host's rt_tables) goes to `live` when one is given.
- * Commands (`run`, `runOk`) go to `live` as well.
  */
 export function snapshotReader(snapshot: HostSnapshot, live?: HostReader): HostReader {
   const host = snapshot.host;
@@ -357,10 +362,6 @@ export function snapshotReader(snapshot: HostSnapshot, live?: HostReader): HostR
 
   return {
     name: host,
-    run: async (argv, options) => needLive("the output of other commands").run(argv, options),
-    runOk: async (argv, options) => needLive("the output of other commands").runOk(argv, options),
-    runSteps: async (steps) => needLive("the output of other commands").runSteps(steps),
-    runStepsOk: async (steps) => needLive("the output of other commands").runStepsOk(steps),
 
     async link(namespace, name) {
       const dump = dumpOf(namespace);

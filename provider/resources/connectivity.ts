@@ -10,6 +10,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { randomBytes } from "node:crypto";
 import type { ConnectionArgs } from "../transport/connection";
 import type { Host } from "../transport";
+import type { LiveHostReader } from "../host/reader";
 import { LinuxnetResource } from "./program";
 import ipaddr from "ipaddr.js";
 import type { BaseInputs } from "./kind";
@@ -163,8 +164,11 @@ export const connectivityKind = declareKind<ConnectivityInputs, ConnectivityOutp
     return outs;
   },
 
-  async read(host, _id, props) {
-    const report = await run(host, props);
+  async read(reader, _id, props) {
+    // A check looks at the path as it is now: the runtime hands this read a live reader.
+    if (!("host" in reader))
+      throw new Error("ConnectivityCheck reads the host live, not from a snapshot");
+    const report = await run((reader as LiveHostReader).host, props);
     return {
       ...props,
       healthy: report.healthy,

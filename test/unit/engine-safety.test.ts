@@ -661,17 +661,10 @@ describe.each(NAMES.map((kind) => [kind] as const))("%s through the engine's wir
 // ---------------------------------------------------------------------------
 // Outputs: what create, update and read hand back
 
-/** A reader that answers from generated facts and runs no command. */
+/** A reader that answers from generated facts (a reader runs no command). */
 function stubReader(facts: ReaderFacts, props: Props): HostReader {
-  const noCommand = () => {
-    throw new Error("this test runs no command");
-  };
   return {
     name: "stub",
-    run: noCommand,
-    runOk: noCommand,
-    runSteps: noCommand,
-    runStepsOk: noCommand,
     link: async () => facts.link,
     namespaces: async () => (facts.namespacePresent ? [String(props.name), "other"] : ["other"]),
     loopbackUp: async () => facts.loopbackUp,
