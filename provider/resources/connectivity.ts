@@ -109,10 +109,13 @@ export function summaryOf(report: DoctorReport): string {
 
 /**
  * Runs the doctor. Loaded here, when a check runs, and not with this file: a
- * user's program loads every kind's file, and has no use for the doctor.
+ * user's program loads every kind's file, and has no use for the doctor. By
+ * `import()` with the built file's name, which both Node (from dist/) and the
+ * test runner (from the TypeScript source) resolve; `require` of a source
+ * file works in neither the test runner nor ESM.
  */
 async function run(host: Host, inputs: ConnectivityInputs): Promise<DoctorReport> {
-  const { diagnose } = require("../doctor/diagnose") as typeof DiagnoseModule;
+  const { diagnose } = (await import("../doctor/diagnose.js")) as typeof DiagnoseModule;
   return diagnose(host, requestOf(inputs));
 }
 
@@ -120,7 +123,7 @@ async function run(host: Host, inputs: ConnectivityInputs): Promise<DoctorReport
 async function assertHealthy(host: Host, inputs: ConnectivityInputs): Promise<ConnectivityOutputs> {
   const report = await run(host, inputs);
   if (!report.healthy) {
-    const { formatReport } = require("../doctor/report") as typeof ReportModule;
+    const { formatReport } = (await import("../doctor/report.js")) as typeof ReportModule;
     throw new Error(
       `ConnectivityCheck ${inputs.resourceName ?? ""}: the path is broken on ${host.name}\n${formatReport(report)}`,
     );
