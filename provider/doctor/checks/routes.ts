@@ -8,7 +8,14 @@
 
 import { quoteArgv } from "../../shell/quote";
 import { inNamespace, ipArgv, parseJsonList } from "../../host/ip";
-import { type RouteGet, cidrToInet, evidence, prefixOf, routeGet } from "../evidence";
+import {
+  type RouteAnswer,
+  type RouteGet,
+  cidrToInet,
+  evidence,
+  prefixOf,
+  routeGet,
+} from "../evidence";
 import { ipFix, sysctlFix } from "../fixes";
 import { candidateGateways } from "../logic";
 import { type WalkState, pass, record } from "../state";
@@ -16,6 +23,27 @@ import { nsLabel } from "../types";
 import { type Link, findLink, inNetwork } from "../world";
 import { checkChain, checkForward } from "./filter";
 import { checkRpFilter } from "./rpfilter";
+
+/**
+ * Records that `ns` has no route to the destination: the kernel's answer to
+ * `ip route get`, the namespace's routes, and a fix when one can be guessed.
+ */
+export async function failNoRoute(
+  w: WalkState,
+  ns: string | undefined,
+  got: RouteAnswer,
+  fix?: string[][],
+): Promise<void> {
+  record(
+    w,
+    "fail",
+    "route",
+    ns,
+    `${nsLabel(ns)} has a route to ${w.dst}`,
+    `$ ${quoteArgv(got.argv)}\n${got.said}\n${await evidence(w.host, ipArgv(ns, "route", "show"))}`,
+    fix,
+  );
+}
 
 /** A namespace that forwards: ip_forward, its route onward, FORWARD, rp_filter. */
 export async function routerHop(
@@ -39,14 +67,7 @@ export async function routerHop(
   pass(w, "forwarding", ns, `${nsLabel(ns)} forwards IPv4`, "net.ipv4.ip_forward = 1");
   const got = await routeGet(w.host, ns, w.dst);
   if (!got.route) {
-    record(
-      w,
-      "fail",
-      "route",
-      ns,
-      `${nsLabel(ns)} has a route to ${w.dst}`,
-      `$ ${quoteArgv(got.argv)}\n${got.said}\n${await evidence(w.host, ipArgv(ns, "route", "show"))}`,
-    );
+    await failNoRoute(w, ns, got);
     return undefined;
   }
   const dev = findLink(w.world, ns, got.route.dev);

@@ -13,7 +13,7 @@ import { type WalkState, pass, record } from "../state";
 import { nsLabel } from "../types";
 import { type Inet, type Link, adminUp, findLink, inNetwork, namespaceOf } from "../world";
 import { checkChain } from "./filter";
-import { guessRouteFix } from "./routes";
+import { failNoRoute, guessRouteFix } from "./routes";
 
 /** The source's first step: the interface and route it sends by, or undefined when the walk stops here. */
 export async function sourceHop(w: WalkState): Promise<{ dev: Link; route: RouteGet } | undefined> {
@@ -107,16 +107,7 @@ export async function sourceHop(w: WalkState): Promise<{ dev: Link; route: Route
     return undefined;
   }
   if (!got.route) {
-    const fix = await guessRouteFix(w, ns, chosen, "add", "default");
-    record(
-      w,
-      "fail",
-      "route",
-      ns,
-      `${nsLabel(ns)} has a route to ${w.dst}`,
-      `$ ${quoteArgv(got.argv)}\n${got.said}\n${await evidence(w.host, ipArgv(ns, "route", "show"))}`,
-      fix,
-    );
+    await failNoRoute(w, ns, got, await guessRouteFix(w, ns, chosen, "add", "default"));
     return undefined;
   }
   w.srcAddr = from ?? got.route.prefsrc ?? chosen.inet[0]?.address ?? "";
