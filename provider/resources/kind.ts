@@ -124,39 +124,6 @@ export function sameValue(a: unknown, b: unknown): boolean {
 }
 
 /**
- * A diff from lists of fields: `replaceFields` force a replacement, the others
- * update in place. When the replacement keeps the same object name, the old
- * object must go first (`deleteBeforeReplace`): the kernel holds one name once.
- */
-export function diffFields(
-  olds: Record<string, unknown>,
-  news: Record<string, unknown>,
-  fields: { replace: string[]; update: string[] },
-  sameNameAfterReplace: boolean,
-): DiffOutcome {
-  const changed = (f: string) => !sameValue(olds[f], news[f]);
-  // "host" stands for connection.host: report the input property the user wrote.
-  const replaces = [
-    ...new Set(fields.replace.filter(changed).map((f) => (f === "host" ? "connection" : f))),
-  ];
-  const updates = fields.update.filter(changed);
-  return {
-    changes: replaces.length + updates.length > 0 || connectionChanged(olds, news),
-    replaces,
-    deleteBeforeReplace: replaces.length > 0 && sameNameAfterReplace,
-  };
-}
-
-/**
- * A new connection to the same host (a rotated key, another user) is an
- * in-place update of state; a different host is a different object, which
- * only a replacement can move.
- */
-function connectionChanged(olds: Record<string, unknown>, news: Record<string, unknown>): boolean {
-  return !sameValue(olds.connection, news.connection);
-}
-
-/**
  * Runs the steps of a create so that a failure part-way undoes what the
  * earlier steps did, newest first, before the error goes on to the engine.
  * A failed undo is added to the message rather than hiding the first error.

@@ -3,7 +3,6 @@ import {
   autoName,
   checkConnection,
   containsUnknown,
-  diffFields,
   sameValue,
   transactional,
 } from "../../../provider/resources/kind";
@@ -142,52 +141,6 @@ describe("checkConnection", () => {
     const c = new Checker();
     checkConnection(c, { host: "10.1.0.2", port: 0 });
     expect(c.failures.map((f) => f.property)).toEqual(["connection.port"]);
-  });
-});
-
-describe("diffFields", () => {
-  const olds = { name: "a", mtu: 1500, connection: { host: "h" } };
-  it.each(
-    labelled([
-      {
-        label: "no change",
-        news: { ...olds },
-        same: true,
-        diff: { changes: false, replaces: [], deleteBeforeReplace: false },
-      },
-      {
-        label: "an update field",
-        news: { ...olds, mtu: 9000 },
-        same: true,
-        diff: { changes: true, replaces: [], deleteBeforeReplace: false },
-      },
-      {
-        label: "a replace field, same name after",
-        news: { ...olds, name: "b" },
-        same: true,
-        diff: { changes: true, replaces: ["name"], deleteBeforeReplace: true },
-      },
-      {
-        label: "a replace field, new name after",
-        news: { ...olds, name: "b" },
-        same: false,
-        diff: { changes: true, replaces: ["name"], deleteBeforeReplace: false },
-      },
-      {
-        label: "the connection alone",
-        news: { ...olds, connection: { host: "h", user: "u" } },
-        same: true,
-        diff: { changes: true, replaces: [], deleteBeforeReplace: false },
-      },
-      {
-        label: "a field it does not know",
-        news: { ...olds, other: 1 },
-        same: true,
-        diff: { changes: false, replaces: [], deleteBeforeReplace: false },
-      },
-    ]),
-  )("diffs %s", (_label, { news, same, diff }) => {
-    expect(diffFields(olds, news, { replace: ["name"], update: ["mtu"] }, same)).toEqual(diff);
   });
 });
 
