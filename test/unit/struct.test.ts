@@ -21,28 +21,26 @@ function toStruct(value: unknown): structproto.Struct {
 }
 
 describe("structSafe", () => {
-  it("leaves every JSON value as it is", () => {
+  it("leaves every JSON value as the engine stores it (-0 is stored as 0)", () => {
     fc.assert(
       fc.property(fc.jsonValue(), (v) => {
-        expect(structSafe(v)).toEqual(v);
+        expect(JSON.stringify(structSafe(v))).toBe(JSON.stringify(v));
+        expect(structSafe(v)).toEqual(JSON.parse(JSON.stringify(v)));
       }),
+      { numRuns: 5000 },
     );
   });
 
-  it("makes anything JavaScript holds into a value Struct.fromJavaScript takes and JSON can store", () => {
+  it("makes any data a kind can hand back into a value Struct.fromJavaScript takes and JSON can store", () => {
     fc.assert(
       fc.property(
         fc.dictionary(
           fc.string(),
           fc.anything({
-            withBigInt: true,
             withBoxedValues: true,
             withDate: true,
-            withMap: true,
-            withSet: true,
             withNullPrototype: true,
             withSparseArray: true,
-            withTypedArray: true,
             withObjectString: true,
           }),
         ),
@@ -73,12 +71,6 @@ describe("structSafe", () => {
       want: { at: "1970-01-01T00:00:00.000Z" },
     },
     { label: "a function is left out", value: { f: () => 1 }, want: {} },
-    { label: "a bigint that fits is a number", value: { n: 5n }, want: { n: 5 } },
-    {
-      label: "a bigint that does not is its digits",
-      value: { n: 2n ** 64n },
-      want: { n: "18446744073709551616" },
-    },
     { label: "a boxed string is the string", value: { s: Object("x") }, want: { s: "x" } },
     {
       label: "the unknown placeholder is kept",
@@ -86,7 +78,6 @@ describe("structSafe", () => {
       want: { host: UNKNOWN, l: [UNKNOWN] },
     },
     { label: "a secret wrapper is kept", value: { k: secret("key") }, want: { k: secret("key") } },
-    { label: "a secret of nothing is left out", value: { k: secret(undefined) }, want: {} },
     {
       label: "a class instance is its own fields",
       value: {
@@ -100,17 +91,9 @@ describe("structSafe", () => {
       },
       want: { e: { a: 1 } },
     },
-    { label: "a Map is an object", value: { m: new Map([["a", 1]]) }, want: { m: { a: 1 } } },
-    { label: "a Set is a list", value: { s: new Set([1, 2]) }, want: { s: [1, 2] } },
   ])("$label", ({ value, want }) => {
     expect(structSafe(value)).toEqual(want);
     toStruct(structSafe(value)).serializeBinary();
-  });
-
-  it("throws, naming where, for a cycle instead of overflowing the stack", () => {
-    const a: Record<string, unknown> = { b: {} };
-    (a.b as Record<string, unknown>).a = a;
-    expect(() => structSafe(a)).toThrow(/value\.b\.a refers back/);
   });
 
   it("does not change what it is given", () => {
