@@ -239,11 +239,13 @@ export async function createLink(
   const { namespace, name, type } = link;
   return transactional(async (undo) => {
     const mac = stableMac(link.host, namespace, name);
-    const first = 2 + planLinkChanges(namespace, name, FRESH_LINK, link.settings).length;
+    const settings = planLinkChanges(namespace, name, FRESH_LINK, link.settings);
+    // Where the extra steps start: after the add, the announcement and the settings.
+    const first = 2 + settings.length;
     const steps = [
       planLinkAdd(namespace, { name, mac, parent: link.parent }, type, link.typeWords),
       planArpNotify(namespace, name),
-      ...planLinkChanges(namespace, name, FRESH_LINK, link.settings),
+      ...settings,
       ...extra.map((step) => step.argv),
       linkDetailsArgv(namespace, name),
     ];
