@@ -25,7 +25,6 @@ describe("structSafe", () => {
     fc.assert(
       fc.property(fc.jsonValue(), (v) => {
         expect(JSON.stringify(structSafe(v))).toBe(JSON.stringify(v));
-        expect(structSafe(v)).toEqual(JSON.parse(JSON.stringify(v)));
       }),
       { numRuns: 5000 },
     );
