@@ -55,6 +55,8 @@ export interface LabHostSpec {
    * not wait for such a host, so a client has to retry.
    */
   sshdDelayMs?: number;
+  /** Text sshd sends before authentication (`Banner`), as many real hosts do. */
+  banner?: string;
 }
 
 /** Result of running a command; a non-zero exit is a result, not an exception. */
@@ -322,6 +324,8 @@ export function sshdConfig(opts: {
   authorizedKeysPath: string;
   pidFile: string;
   allowSudoUser: boolean;
+  /** A file whose text sshd sends before authentication. */
+  bannerPath?: string;
 }): string {
   const users = opts.allowSudoUser ? `root ${LAB_SUDO_USER}` : "root";
   return [
@@ -343,6 +347,7 @@ export function sshdConfig(opts: {
     // sshd is PID 1 of the host's PID namespace, so this file says "1"; cleanup finds
     // processes with `ip netns pids` instead.
     `PidFile ${opts.pidFile}`,
+    ...(opts.bannerPath ? [`Banner ${opts.bannerPath}`] : []),
     "PrintMotd no",
     "Subsystem sftp /usr/lib/openssh/sftp-server",
     // MaxSessions and MaxStartups stay at their defaults (10, 10:30:100) on purpose:
@@ -721,6 +726,8 @@ async function buildHost(
     `lnl-${id}-${spec.name}`,
   );
   const configPath = path.join(dir, "sshd_config");
+  const bannerPath = spec.banner === undefined ? undefined : path.join(dir, "banner");
+  if (bannerPath) await fs.writeFile(bannerPath, spec.banner!);
   await fs.writeFile(
     configPath,
     sshdConfig({
@@ -729,6 +736,7 @@ async function buildHost(
       authorizedKeysPath,
       pidFile: path.join(dir, "sshd.pid"),
       allowSudoUser: Boolean(spec.sudoUser),
+      bannerPath,
     }),
   );
   // Catch a bad config now, with its message, rather than as a readiness timeout.

@@ -48,8 +48,8 @@ interface PendingCommand {
  * a marker on stderr, which is how we know both streams of that command ended.
  */
 class Shell {
-  private stdout = Buffer.alloc(0);
-  private stderr = Buffer.alloc(0);
+  private stdout: Buffer = Buffer.alloc(0);
+  private stderr: Buffer = Buffer.alloc(0);
   private current?: PendingCommand;
   private timer?: NodeJS.Timeout;
   closed = false;
@@ -88,23 +88,14 @@ class Shell {
 
   private settle(): void {
     if (!this.current) return;
-    const out = this.stdout.indexOf(`\n${this.marker} `);
-    const err = this.stderr.indexOf(`\n${this.marker}\n`);
-    if (out < 0 || err < 0) return;
-    const end = this.stdout.indexOf("\n", out + this.marker.length + 2);
-    if (end < 0) return;
-    const exitCode = Number(this.stdout.subarray(out + this.marker.length + 2, end).toString());
-    const result: CommandResult = {
-      stdout: this.stdout.subarray(0, out).toString("utf8"),
-      stderr: this.stderr.subarray(0, err).toString("utf8"),
-      exitCode,
-    };
-    this.stdout = this.stdout.subarray(end + 1);
-    this.stderr = this.stderr.subarray(err + this.marker.length + 2);
+    const framed = cutFramed(this.stdout, this.stderr, this.marker);
+    if (!framed) return;
+    this.stdout = framed.stdoutRest;
+    this.stderr = framed.stderrRest;
     const done = this.current;
     this.current = undefined;
     clearTimeout(this.timer);
-    done.resolve(result);
+    done.resolve(framed.result);
     this.onIdle();
   }
 
@@ -121,9 +112,14 @@ class Shell {
 }
 
 /**
- * Wraps a command line so that the shell prints its exit code after it, on
- * both streams, framed by `marker`. `stdin`, when given, is fed through a
- * quoted here-document, so nothing in it is expanded.
+ * Wraps a command line so that the shell prints a begin marker before it and
+ * its exit code after it, on both streams, framed by `marker`. `stdin`, when
+ * given, is fed through a quoted here-document, so nothing in it is expanded.
+ *
+ * The begin marker is what makes a talkative login shell harmless: whatever a
+ * `.bashrc` (bash sources it for commands run over ssh) prints before our `sh`
+ * starts reading lands before the first begin marker and is dropped, instead
+ * of being taken for the first command's output.
  */
 export function frameCommand(commandLine: string, marker: string, stdin?: string): string {
   let input = "</dev/null";
@@ -135,9 +131,55 @@ export function frameCommand(commandLine: string, marker: string, stdin?: string
     body = stdin === "" ? `${eof}\n` : `${stdin}${stdin.endsWith("\n") ? "" : "\n"}${eof}\n`;
   }
   return (
+    `printf '%s\\n' ${beginOf(marker)}; printf '%s\\n' ${beginOf(marker)} >&2\n` +
     `${commandLine} ${input}\n${body}` +
     `printf '\\n%s %d\\n' ${marker} $?; printf '\\n%s\\n' ${marker} >&2\n`
   );
+}
+
+/** The token printed on its own line before each command's output. */
+function beginOf(marker: string): string {
+  return `${marker}BEGIN`;
+}
+
+/** One framed command cut out of a shell's two streams, and what follows it. */
+export interface FramedCommand {
+  readonly result: CommandResult;
+  readonly stdoutRest: Buffer;
+  readonly stderrRest: Buffer;
+}
+
+/**
+ * Cuts the first complete command framed by {@link frameCommand} out of what a
+ * shell printed so far, or undefined while either stream is still short of its
+ * end marker. Anything before a stream's begin marker (a login shell's
+ * greeting) is dropped. Pure.
+ */
+export function cutFramed(
+  stdout: Buffer,
+  stderr: Buffer,
+  marker: string,
+): FramedCommand | undefined {
+  const begin = `${beginOf(marker)}\n`;
+  const outBegin = stdout.indexOf(begin);
+  const errBegin = stderr.indexOf(begin);
+  if (outBegin < 0 || errBegin < 0) return undefined;
+  const outStart = outBegin + begin.length;
+  const errStart = errBegin + begin.length;
+  const out = stdout.indexOf(`\n${marker} `, outStart);
+  const err = stderr.indexOf(`\n${marker}\n`, errStart);
+  if (out < 0 || err < 0) return undefined;
+  const end = stdout.indexOf("\n", out + marker.length + 2);
+  if (end < 0) return undefined;
+  return {
+    result: {
+      stdout: stdout.subarray(outStart, out).toString("utf8"),
+      stderr: stderr.subarray(errStart, err).toString("utf8"),
+      exitCode: Number(stdout.subarray(out + marker.length + 2, end).toString()),
+    },
+    stdoutRest: stdout.subarray(end + 1),
+    stderrRest: stderr.subarray(err + marker.length + 2),
+  };
 }
 
 /**
