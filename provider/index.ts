@@ -15,6 +15,8 @@ export { Bridge, type BridgeArgs } from "./resources/bridge";
 export { VethPair, type VethPairArgs, type VethEndArgs, type VethEnd } from "./resources/veth";
 export { Route, type RouteArgs } from "./resources/route";
 export { NatRule, type NatRuleArgs } from "./resources/nat";
+export { Sysctl, type SysctlArgs } from "./resources/sysctl";
+export { PortForward, type PortForwardArgs } from "./resources/portforward";
 export {
   CommandError,
   TransportError,

@@ -2,13 +2,15 @@
  * The lab stack: the network that "Building a container network from scratch"
  * builds by hand, as resources. Two namespaces, each with a veth to a bridge
  * that carries their gateway address, default routes through it, and NAT out
- * of the host's egress interface. The connection is the stack's default
+ * of the host's egress interface. Beyond the article: a port forward from the
+ * host's port 8080 (`webPort`) to port 80 in ns-green, also for the host's own
+ * connections, and loose reverse-path filtering in ns-blue (`blueRpFilter`). The connection is the stack's default
  * (`linuxnet:host`, `linuxnet:privateKey`, ...), which `npm run lab` sets to a
  * local lab host when no host is configured.
  */
 
 import * as pulumi from "@pulumi/pulumi";
-import { Bridge, Namespace, NatRule, Route, VethPair } from "../provider";
+import { Bridge, Namespace, NatRule, PortForward, Route, Sysctl, VethPair } from "../provider";
 import { labAddresses } from "./plan";
 
 const config = new pulumi.Config();
@@ -50,6 +52,25 @@ const egress = new NatRule("egress", {
   outInterface: egressInterface,
 });
 
+// A service on port 80 in ns-green, reached on the host's own addresses (and from the host itself).
+const web = new PortForward(
+  "green-web",
+  {
+    hostPort: config.getNumber("webPort") ?? 8080,
+    to: `${plan.green.split("/")[0]}:80`,
+    fromHost: true,
+  },
+  // The bridge's network must be there for the hairpin rule (ns-blue reaching ns-green this way).
+  { dependsOn: [green.veth] },
+);
+
+// Loose reverse-path filtering in ns-blue, as a multi-homed namespace needs; put back on destroy.
+const rpFilter = new Sysctl("blue-rp-filter", {
+  namespace: blue.ns.name,
+  key: "net.ipv4.conf.all.rp_filter",
+  value: config.get("blueRpFilter") ?? "2",
+});
+
 export const namespaces = [blue.ns.name, green.ns.name];
 export const bridgeName = bridge.name;
 export const addresses = { blue: plan.blue, green: plan.green, gateway: plan.gateway };
@@ -58,4 +79,6 @@ export const veths = {
   green: [green.veth.aName, green.veth.bName],
 };
 export const natTag = egress.tag;
+export const webForward = pulumi.interpolate`${web.hostPort} -> ${web.to} (${web.tag})`;
+export const blueRpFilter = rpFilter.value;
 export const connectivity = pulumi.interpolate`ns-blue ${plan.blue} <-> ns-green ${plan.green} over ${bridge.name}; both route via ${plan.gatewayAddress} and leave by ${egressInterface} masqueraded (${egress.tag})`;

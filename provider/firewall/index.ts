@@ -1,6 +1,7 @@
 /**
  * The firewall rules our kinds own, behind one interface: NatRule's
- * masquerade and Bridge's accept between its own ports. A kind asks for a
+ * masquerade, PortForward's DNAT (and its hairpin masquerade) and Bridge's
+ * accept between its own ports. A kind asks for a
  * rule by what it does and by its tag (`linuxnet:<id>...`), and never sees a
  * backend's command line, as the CNI plugins' `SetupIPMasqForNetworks` picks
  * its iptables or nftables file behind one call. iptables is the first
@@ -17,6 +18,43 @@ export interface Masquerade {
   readonly source: string;
   /** Only traffic leaving by this interface; any when unset. */
   readonly outInterface?: string;
+}
+
+/**
+ * What a port forward maps: `protocol` traffic to the host's ports
+ * `hostPorts[0]..hostPorts[1]` (one port when both are equal), optionally only
+ * arriving on `inInterface`, to `toAddress` and the same number of ports from `toPort`.
+ */
+export interface PortMapping {
+  readonly protocol: "tcp" | "udp";
+  readonly hostPorts: readonly [number, number];
+  readonly toAddress: string;
+  readonly toPort: number;
+  readonly inInterface?: string;
+}
+
+/**
+ * Where a DNAT rule applies: `incoming` to traffic that arrives from a
+ * network for one of the host's own addresses, `local` to traffic the host
+ * itself sends to one of its own addresses (not loopback: see portforward.ts).
+ */
+export type DnatHook = "incoming" | "local";
+
+/**
+ * A port forward's rule of ours as the host has it: a DNAT (`incoming` or
+ * `local`) or the `hairpin` masquerade, and what it matches as far as the
+ * backend reads it. Ports as the user writes them: `8080`, `8000-8010`.
+ */
+export interface OwnedPortRule {
+  readonly tag: string;
+  readonly hook: DnatHook | "hairpin";
+  readonly protocol?: string;
+  readonly inInterface?: string;
+  readonly hostPort?: string;
+  /** The DNAT target: `10.0.0.2:80`, its first port only for a range. */
+  readonly to?: string;
+  /** The hairpin rule's source network. */
+  readonly source?: string;
 }
 
 /** A rule of ours as the host has it: its tag, and what it matches as far as the backend reads it. */
@@ -53,6 +91,56 @@ export interface Firewall {
   assertMasqueradesReadable(host: Host, namespace: string | undefined): Promise<void>;
   /** Deletes every masquerade rule tagged `tag`; none there, or no namespace, is success. */
   deleteMasquerades(host: Host, namespace: string | undefined, tag: string): Promise<void>;
+
+  /**
+   * Every rule of ours that translates addresses (masquerade, DNAT, hairpin),
+   * whatever kind made it: who still needs forwarding is asked of all of them.
+   * Undefined when the namespace is not there.
+   */
+  natRules(reader: HostReader, namespace: string | undefined): Promise<OwnedRule[] | undefined>;
+
+  /** The command that adds a port forward's DNAT rule at `hook`, tagged `tag`. */
+  planDnat(
+    namespace: string | undefined,
+    mapping: PortMapping,
+    hook: DnatHook,
+    tag: string,
+  ): string[];
+  /** Adds that rule; throws with the command and the kernel's words. */
+  addDnat(
+    host: Host,
+    namespace: string | undefined,
+    mapping: PortMapping,
+    hook: DnatHook,
+    tag: string,
+  ): Promise<void>;
+  /**
+   * The command that masquerades forwarded connections from `source` (the
+   * target's own network) to the target: without it, the target answers a
+   * neighbour on its own bridge directly, from an address the neighbour never
+   * spoke to, and the connection never completes (CNI portmap's hairpin).
+   */
+  planHairpin(
+    namespace: string | undefined,
+    mapping: PortMapping,
+    source: string,
+    tag: string,
+  ): string[];
+  /** Adds that rule; throws with the command and the kernel's words. */
+  addHairpin(
+    host: Host,
+    namespace: string | undefined,
+    mapping: PortMapping,
+    source: string,
+    tag: string,
+  ): Promise<void>;
+  /** Our port forwards' rules; undefined when the namespace is not there. */
+  portRules(
+    reader: HostReader,
+    namespace: string | undefined,
+  ): Promise<OwnedPortRule[] | undefined>;
+  /** Deletes every port-forward rule tagged `tag`; none there, or no namespace, is success. */
+  deletePortRules(host: Host, namespace: string | undefined, tag: string): Promise<void>;
 
   /**
    * The command that accepts forwarding between a bridge's own ports, first

@@ -25,6 +25,7 @@ import {
   parseJsonList,
 } from "./ip";
 import { type TaggedRule, iptablesArgv, parseTaggedRules, readTaggedRules } from "./iptables";
+import { readSysctl } from "./sysctl";
 import {
   type HostSnapshot,
   type NamespaceDump,
@@ -93,6 +94,12 @@ export interface HostReader {
   ): Promise<TaggedRule[] | undefined>;
   /** `net.ipv4.ip_forward`; undefined when the namespace is not there. */
   ipForward(namespace: string | undefined): Promise<0 | 1 | undefined>;
+  /**
+   * A kernel setting (`/proc/sys/...`, a path checked by the caller) as the
+   * kernel prints it, less the final newline; undefined when the namespace,
+   * or the setting (an interface's, after the interface went), is not there.
+   */
+  sysctl(namespace: string | undefined, file: string): Promise<string | undefined>;
 }
 
 /** The facts of one link from its `ip -json -details link show` entry and its addresses. Pure. */
@@ -212,6 +219,11 @@ export function liveReader(host: Host): LiveHostReader {
         await host.runOk(argv);
       }
       return r.stdout.trim() === "1" ? 1 : 0;
+    },
+
+    async sysctl(namespace, file) {
+      const found = await readSysctl(host, namespace, file);
+      return "value" in found ? found.value : undefined;
     },
   };
 }
@@ -434,6 +446,11 @@ export function snapshotReader(snapshot: HostSnapshot, live?: HostReader): HostR
       const text = section(namespace, dump, "ip_forward", namespaceGone);
       if (text === undefined) return undefined;
       return text.trim() === "1" ? 1 : 0;
+    },
+
+    async sysctl(namespace, file) {
+      // The snapshot holds only the few settings a refresh of every kind needs.
+      return needLive(`the setting ${file}`).sysctl(namespace, file);
     },
   };
 }

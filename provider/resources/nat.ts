@@ -5,27 +5,22 @@
  * The rule is tagged `linuxnet:<id>` and found and removed by that tag only;
  * a rule that needs forwarding is tagged `linuxnet:<id>:fwd`. Forwarding is a
  * shared setting: the first of our rules to turn it on records the value it
- * found on the host (see host/forwarding.ts), and the last of them to go puts
- * that value back, whatever order rules come and go in, and even after our
- * rules were flushed behind our back.
+ * found on the host, and the last of them to go puts that value back,
+ * whatever order rules come and go in, and even after our rules were flushed
+ * behind our back; the mechanism is shared with PortForward (forwarding.ts).
  */
 
 import * as pulumi from "@pulumi/pulumi";
 import type { ConnectionArgs } from "../transport/connection";
 import { LinuxnetResource } from "./program";
 import { randomBytes } from "node:crypto";
-import {
-  readForwardingRecord,
-  readIpForward,
-  removeForwardingRecord,
-  setIpForwardArgv,
-  writeForwardingRecord,
-} from "../host/forwarding";
+import { removeForwardingRecord } from "../host/forwarding";
 import { liveReader } from "../host/reader";
 import { firewallFor, tagged } from "../firewall";
 import { withLock } from "./lock";
 import { type BaseInputs, transactional } from "./kind";
 import { type FieldType, bool, checked, connection, declareKind } from "./declare";
+import { forwardingLockKey, holdForwarding, releaseForwarding } from "./forwarding";
 import { interfaceNameProblem, isUnknown, namespaceNameProblem, parseNetwork } from "./validate";
 
 /** Inputs of a NatRule, as the provider sees them. */
@@ -48,23 +43,11 @@ export interface NatOutputs extends NatInputs {
   readonly forwardingBefore?: 0 | 1;
 }
 
-/** True when another of our rules (not `exceptTag`'s) needs forwarding; `:fwd0`/`:fwd1` are older tags. */
-export function othersNeedForwarding(
-  rules: readonly { readonly tag: string }[],
-  exceptTag: string,
-): boolean {
-  return rules.some(
-    (rule) => !tagged(rule, exceptTag) && /^linuxnet:nat-[0-9a-f]+:fwd[01]?$/.test(rule.tag),
-  );
-}
+/** Who else needs forwarding: shared with PortForward (forwarding.ts). */
+export { othersNeedForwarding } from "./forwarding";
 
 /** The rules' backend. */
 const firewall = firewallFor();
-
-/** Creates and deletes that touch one namespace's forwarding take turns. */
-function forwardingLockKey(host: string, namespace: string | undefined): string {
-  return `forwarding ${host} ${namespace ?? "@host"}`;
-}
 
 function baseTag(id: string): string {
   return `linuxnet:${id}`;
@@ -117,17 +100,7 @@ export const natKind = declareKind<NatInputs, NatOutputs>({
         if (inputs.forwarding) {
           // A namespace that is not there fails here, with the kernel's words, before forwarding changes.
           await firewall.assertMasqueradesReadable(host, ns);
-          const now = await readIpForward(host, ns);
-          const recorded = await readForwardingRecord(host, ns);
-          forwardingBefore = recorded ?? now;
-          if (now !== 1) {
-            if (recorded === undefined) {
-              await writeForwardingRecord(host, ns, now);
-              undo(() => removeForwardingRecord(host, ns));
-            }
-            await host.runOk(setIpForwardArgv(ns, 1));
-            undo(() => host.run(setIpForwardArgv(ns, now)));
-          }
+          forwardingBefore = await holdForwarding(host, ns, undo);
         }
         await firewall.addMasquerade(host, ns, inputs, tag);
         undo(() => firewall.deleteMasquerades(host, ns, baseTag(id)));
@@ -172,15 +145,7 @@ export const natKind = declareKind<NatInputs, NatOutputs>({
       }
       await firewall.deleteMasquerades(host, ns, baseTag(id));
       // Read again after our own rule went: what is left is what still needs forwarding.
-      const left = (await firewall.masquerades(live, ns)) ?? [];
-      if (props.forwarding && !othersNeedForwarding(left, baseTag(id))) {
-        // The last of our rules here that needed forwarding: put back the value found before the first.
-        const recorded = await readForwardingRecord(host, ns);
-        if (recorded !== undefined) {
-          await host.runOk(setIpForwardArgv(ns, recorded));
-          await removeForwardingRecord(host, ns);
-        }
-      }
+      if (props.forwarding) await releaseForwarding(host, ns, baseTag(id));
     });
   },
 });

@@ -15,6 +15,8 @@ import { vethKind } from "./veth";
 import { routeKind } from "./route";
 import { natKind } from "./nat";
 import { connectivityKind } from "./connectivity";
+import { sysctlKind } from "./sysctl";
+import { portForwardKind } from "./portforward";
 
 /** Every kind, by the type name it has in the stack (its declaration's `name`). */
 export const kinds = {
@@ -24,9 +26,11 @@ export const kinds = {
   Route: routeKind,
   NatRule: natKind,
   ConnectivityCheck: connectivityKind,
+  Sysctl: sysctlKind,
+  PortForward: portForwardKind,
 } as const;
 
-/** A kind's type name: `Namespace`, `Bridge`, `VethPair`, `Route`, `NatRule`, `ConnectivityCheck`. */
+/** A kind's type name: `Namespace`, `Bridge`, `VethPair`, `Route`, `NatRule`, `ConnectivityCheck`, `Sysctl`, `PortForward`. */
 export type KindName = keyof typeof kinds;
 
 /** Every kind's name, in the order above. */

@@ -118,6 +118,14 @@ async function check(
       ? undefined
       : `ip_forward${ns ? ` in ${ns}` : ""} is ${value}, expected ${e.value}`;
   }
+  if ("sysctl" in e) {
+    const ns = name(e.in);
+    const value = (await oob(h, inNs(ns, ["cat", `/proc/sys/${e.sysctl}`]))).trim();
+    const words = (v: string) => v.trim().split(/\s+/).join(" ");
+    return words(value) === words(e.value)
+      ? undefined
+      : `${e.sysctl}${ns ? ` in ${ns}` : ""} is ${JSON.stringify(value)}, expected ${JSON.stringify(e.value)}`;
+  }
   const healthy = names[e.healthy];
   return healthy === true ? undefined : `check ${e.healthy}: healthy is ${JSON.stringify(healthy)}`;
 }

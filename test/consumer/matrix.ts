@@ -26,7 +26,14 @@ export type Expr = string | number | boolean | Ref | Code | Expr[] | { [key: str
 
 /** The kinds a program can declare (the public classes of the package). */
 export type KindName =
-  "Namespace" | "Bridge" | "VethPair" | "Route" | "NatRule" | "ConnectivityCheck";
+  | "Namespace"
+  | "Bridge"
+  | "VethPair"
+  | "Route"
+  | "NatRule"
+  | "PortForward"
+  | "Sysctl"
+  | "ConnectivityCheck";
 
 /** One `new linuxnet.<kind>(name, args, { dependsOn })` statement. */
 export interface Decl {
@@ -74,6 +81,12 @@ export type Expectation =
       readonly in?: ObjectName;
     }
   | { readonly forwarding: ObjectName | ""; readonly value: "0" | "1" }
+  | {
+      /** A setting's file under /proc/sys, and its value (white space between words as one). */
+      readonly sysctl: string;
+      readonly in?: ObjectName;
+      readonly value: string;
+    }
   | { readonly healthy: string };
 
 /** One configuration: a few resources and what they must make. */
@@ -586,6 +599,123 @@ export function matrix(): Configuration[] {
     ],
   }));
 
+  // ---- PortForward: every forward its own host port and target network
+  add(
+    "port forward on the host, TCP by default, to a namespace on a veth (hairpin rule too)",
+    (p, i) => ({
+      decls: [
+        ns(`${p}ns`),
+        uplink(p, i),
+        {
+          kind: "PortForward",
+          name: `${p}pf`,
+          args: { hostPort: 18000 + i, to: `10.100.${i}.2:80` },
+          dependsOn: [`${p}v`],
+        },
+      ],
+      expect: [
+        {
+          rule: `^-A PREROUTING -p tcp -m addrtype --dst-type LOCAL -m tcp --dport ${18000 + i} .*-j DNAT --to-destination 10\\.100\\.${i}\\.2:80$`,
+          table: "nat",
+        },
+        {
+          rule: `^-A POSTROUTING -s 10\\.100\\.${i}\\.0/24 -d 10\\.100\\.${i}\\.2/32 -p tcp -m tcp --dport 80 -m conntrack --ctstate DNAT .*-j MASQUERADE$`,
+          table: "nat",
+        },
+        { forwarding: "", value: "1" },
+      ],
+    }),
+  );
+  add(
+    "port forward in a namespace, every optional input: udp, a range, inInterface, fromHost, forwarding false",
+    (p, i) => ({
+      decls: [
+        ns(`${p}ns`),
+        {
+          kind: "PortForward",
+          name: `${p}pf`,
+          args: {
+            namespace: ref(`${p}ns`),
+            protocol: "udp",
+            hostPort: `${18000 + i}-${18002 + i}`,
+            to: `10.100.${i}.2:5000`,
+            inInterface: "uplink0",
+            fromHost: true,
+            forwarding: false,
+          },
+        },
+      ],
+      expect: [
+        {
+          rule: `^-A PREROUTING -i uplink0 -p udp .*--dport ${18000 + i}:${18002 + i} .*-j DNAT --to-destination 10\\.100\\.${i}\\.2:5000-5002/${18000 + i}$`,
+          table: "nat",
+          in: `${p}ns`,
+        },
+        {
+          rule: `^-A OUTPUT ! -d 127\\.0\\.0\\.0/8 -p udp .*--dport ${18000 + i}:${18002 + i} .*-j DNAT`,
+          table: "nat",
+          in: `${p}ns`,
+        },
+        { forwarding: `${p}ns`, value: "0" },
+      ],
+    }),
+  );
+  add("port forward, every default written out (tcp, fromHost false, forwarding true)", (p, i) => ({
+    decls: [
+      {
+        kind: "PortForward",
+        name: `${p}pf`,
+        args: {
+          protocol: "tcp",
+          hostPort: String(18000 + i),
+          to: `10.100.${i}.2:8080`,
+          fromHost: false,
+          forwarding: true,
+        },
+      },
+    ],
+    expect: [
+      {
+        rule: `^-A PREROUTING -p tcp .*--dport ${18000 + i} .*-j DNAT --to-destination 10\\.100\\.${i}\\.2:8080$`,
+        table: "nat",
+      },
+    ],
+  }));
+
+  // ---- Sysctl: every setting its own key or namespace (a key is held by one Sysctl)
+  add("sysctl in a namespace, dotted key", (p) => ({
+    decls: [
+      ns(`${p}ns`),
+      {
+        kind: "Sysctl",
+        name: `${p}sc`,
+        args: { namespace: ref(`${p}ns`), key: "net.ipv4.conf.all.rp_filter", value: "2" },
+      },
+    ],
+    expect: [{ sysctl: "net/ipv4/conf/all/rp_filter", in: `${p}ns`, value: "2" }],
+  }));
+  add("sysctl in a namespace, path-form key with a multi-value", (p) => ({
+    decls: [
+      ns(`${p}ns`),
+      {
+        kind: "Sysctl",
+        name: `${p}sc`,
+        args: { namespace: ref(`${p}ns`), key: "net/ipv4/ping_group_range", value: "1000 2000" },
+      },
+    ],
+    expect: [{ sysctl: "net/ipv4/ping_group_range", in: `${p}ns`, value: "1000 2000" }],
+  }));
+  add("sysctl on the host itself (no namespace)", (p) => ({
+    decls: [
+      {
+        kind: "Sysctl",
+        name: `${p}sc`,
+        args: { key: "net.ipv4.conf.all.log_martians", value: "1" },
+      },
+    ],
+    expect: [{ sysctl: "net/ipv4/conf/all/log_martians", value: "1" }],
+  }));
+
   // ---- ConnectivityCheck: on paths the same row builds
   add("check, namespace to namespace", (p, i) =>
     checkRow(
@@ -730,6 +860,7 @@ export function falsified(configs: readonly Configuration[]): Configuration[] {
     if ("route" in e) return { ...e, metric: (e.metric ?? 0) + 1 };
     if ("rule" in e) return { ...e, rule: `${e.rule}NOT-THERE` };
     if ("forwarding" in e) return { ...e, value: e.value === "1" ? "0" : "1" };
+    if ("sysctl" in e) return { ...e, value: `${e.value}9` };
     return { healthy: `${e.healthy}-none` };
   };
   return configs.map((c) => ({ ...c, expect: c.expect.map(wrong) }));

@@ -46,6 +46,33 @@ describe("the lab stack on the real engine", () => {
     (await ns(from, ["ping", "-c", "1", "-w", "10", to])).exitCode;
   const quickPing = async (from: string, to: string) =>
     (await ns(from, ["ping", "-c", "1", "-W", "1", to])).exitCode;
+  /** A TCP service on 10.0.0.2:80 in ns-green that answers with what it got; returns its pid. */
+  const startService = async () => {
+    const server = `require("net").createServer((s) => s.once("data", (d) => s.end("ns-green got " + JSON.stringify(String(d)) + " from " + s.remoteAddress))).listen(80, "10.0.0.2")`;
+    const pid = (
+      await h1.exec([
+        "sh",
+        "-c",
+        'ip netns exec ns-green node -e "$1" >/dev/null 2>&1 & echo $!',
+        "sh",
+        server,
+      ])
+    ).stdout.trim();
+    for (let i = 0; i < 50; i++) {
+      if ((await ns("ns-green", ["ss", "-Hltn", "sport", "=", ":80"])).stdout.trim()) return pid;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error("the service in ns-green did not listen");
+  };
+  /** Connects from `from` to `address`:8080, sends `msg`, and returns the answer (logged: the transcript). */
+  const exchange = async (from: LabHost, address: string, msg: string) => {
+    const client = `const s = require("net").connect(8080, process.argv[1], () => s.write(process.argv[2])); let out = ""; s.on("data", (d) => (out += d)); s.on("end", () => { console.log(out); process.exit(0); }); s.on("error", (e) => { console.log("ERROR " + e.code); process.exit(1); }); setTimeout(() => { console.log("TIMEOUT"); process.exit(2); }, 3000);`;
+    const answer = (await from.exec(["node", "-e", client, address, msg])).stdout.trim();
+    console.log(
+      `[transcript] ${from.name} -> tcp ${address}:8080\n  sent:     ${JSON.stringify(msg)}\n  received: ${answer}`,
+    );
+    return answer;
+  };
 
   beforeAll(async () => {
     lab = await startLab({ id: "tlife", hosts: [{ name: "h1" }, { name: "up" }] });
@@ -62,16 +89,16 @@ describe("the lab stack on the real engine", () => {
     await lab?.teardown();
   });
 
-  it("previews eight creations and touches nothing", async () => {
+  it("previews ten creations and touches nothing", async () => {
     const preview = await test.stack.preview();
-    expect(preview.changeSummary).toEqual({ create: 9 }); // eight resources and the stack
+    expect(preview.changeSummary).toEqual({ create: 11 }); // ten resources and the stack
     expect(await snapshotHost(h1)).toEqual(before);
   });
 
   it("builds the article's network, which the host shows out of band", async () => {
     const up = await test.stack.up();
     expect(up.summary.result).toBe("succeeded");
-    expect(up.summary.resourceChanges).toEqual({ create: 9 });
+    expect(up.summary.resourceChanges).toEqual({ create: 11 });
 
     const netns = (await h1.exec(["ip", "-json", "netns", "list"])).stdout;
     expect(
@@ -104,22 +131,42 @@ describe("the lab stack on the real engine", () => {
       outputs?: { hostKeyFingerprint?: string };
     }[];
     const ours = resources.filter((r) => r.type.startsWith("pulumi-nodejs:dynamic/linuxnet:"));
-    expect(ours).toHaveLength(8);
+    expect(ours).toHaveLength(10);
     for (const r of ours) expect(r.outputs?.hostKeyFingerprint).toBe(h1.hostKeyFingerprint);
 
     expect(await ping("ns-blue", "10.0.0.2")).toBe(0); // blue -> green over the bridge
     expect(await ping("ns-blue", upstream.address)).toBe(0); // blue -> upstream through NAT
+
+    // The Sysctl in ns-blue, and the host's own value untouched.
+    expect(
+      (await ns("ns-blue", ["cat", "/proc/sys/net/ipv4/conf/all/rp_filter"])).stdout.trim(),
+    ).toBe("2");
+    // The port forward: a service in ns-green reached on h1's address from upstream, and from h1 itself.
+    expect((await h1.exec(["iptables", "-t", "nat", "-S", "PREROUTING"])).stdout).toMatch(
+      /-A PREROUTING -p tcp -m addrtype --dst-type LOCAL -m tcp --dport 8080 -m comment --comment "?linuxnet:pf-[0-9a-f]{8}:fwd"? -j DNAT --to-destination 10\.0\.0\.2:80/,
+    );
+    const server = await startService();
+    try {
+      expect(await exchange(upstream, h1.address, "hello from upstream")).toBe(
+        `ns-green got "hello from upstream" from ${upstream.address}`,
+      );
+      expect(await exchange(h1, h1.address, "hello from h1")).toBe(
+        `ns-green got "hello from h1" from ${h1.address}`,
+      );
+    } finally {
+      await h1.exec(["kill", server]);
+    }
   });
 
   it("changes nothing on a second up", async () => {
     await test.stack.preview({ expectNoChanges: true });
     const up = await test.stack.up();
-    expect(up.summary.resourceChanges).toEqual({ same: 9 });
+    expect(up.summary.resourceChanges).toEqual({ same: 11 });
   });
 
   it("changes nothing on refresh", async () => {
     const refresh = await test.stack.refresh();
-    expect(refresh.summary.resourceChanges).toEqual({ same: 9 });
+    expect(refresh.summary.resourceChanges).toEqual({ same: 11 });
     await test.stack.preview({ expectNoChanges: true });
   });
 
@@ -128,10 +175,21 @@ describe("the lab stack on the real engine", () => {
     const events: EngineEvent[] = [];
     const up = await test.stack.up({ onEvent: (e) => events.push(e) });
     expect(changed(operations(events))).toEqual({ br0: ["update"] });
-    expect(up.summary.resourceChanges).toEqual({ update: 1, same: 8 });
+    expect(up.summary.resourceChanges).toEqual({ update: 1, same: 10 });
     const addrs = (await h1.exec(["ip", "-json", "addr", "show", "dev", "br0"])).stdout;
     expect(addrs).toContain('"local":"10.9.0.1"');
     expect(await ping("ns-blue", "10.0.0.2")).toBe(0);
+  });
+
+  it("changes a kernel setting in place", async () => {
+    await test.stack.setConfig("blueRpFilter", { value: "1" });
+    const events: EngineEvent[] = [];
+    const up = await test.stack.up({ onEvent: (e) => events.push(e) });
+    expect(changed(operations(events))).toEqual({ "blue-rp-filter": ["update"] });
+    expect(up.summary.resourceChanges).toEqual({ update: 1, same: 10 });
+    expect(
+      (await ns("ns-blue", ["cat", "/proc/sys/net/ipv4/conf/all/rp_filter"])).stdout.trim(),
+    ).toBe("1");
   });
 
   it("renames a namespace by replacing it and what lives in it", async () => {
@@ -144,7 +202,17 @@ describe("the lab stack on the real engine", () => {
     expect(ops["ns-blue"]).toEqual(["create-replacement", "replace", "delete-replaced"]);
     expect(ops["veth-blue"]).toEqual(["delete-replaced", "replace", "create-replacement"]);
     expect(ops["blue-default"]).toEqual(["delete-replaced", "replace", "create-replacement"]);
-    expect(Object.keys(ops).sort()).toEqual(["blue-default", "ns-blue", "veth-blue"]);
+    // The setting of ns-blue moves with it: made in ns-azure, then put back in ns-blue before it goes.
+    expect(ops["blue-rp-filter"]).toEqual(["create-replacement", "replace", "delete-replaced"]);
+    expect(Object.keys(ops).sort()).toEqual([
+      "blue-default",
+      "blue-rp-filter",
+      "ns-blue",
+      "veth-blue",
+    ]);
+    expect(
+      (await ns("ns-azure", ["cat", "/proc/sys/net/ipv4/conf/all/rp_filter"])).stdout.trim(),
+    ).toBe("1");
 
     const netns = JSON.parse((await h1.exec(["ip", "-json", "netns", "list"])).stdout);
     expect(netns.map((n: { name: string }) => n.name).sort()).toEqual(["ns-azure", "ns-green"]);
@@ -159,8 +227,9 @@ describe("the lab stack on the real engine", () => {
     expect(await quickPing("ns-azure", "10.0.0.2")).not.toBe(0);
 
     const refresh = await test.stack.refresh();
-    // Gone objects leave state; the surviving veth shows its lost bridge port as an update.
-    expect(refresh.summary.resourceChanges).toEqual({ delete: 5, update: 1, same: 3 });
+    // Gone objects leave state; the surviving veth shows its lost bridge port as an update, and the
+    // port forward its lost hairpin rule (POSTROUTING was flushed).
+    expect(refresh.summary.resourceChanges).toEqual({ delete: 5, update: 2, same: 4 });
     const state = (await test.stack.exportStack()).deployment.resources as {
       urn: string;
       outputs?: { b?: { bridge?: string } };
@@ -175,6 +244,9 @@ describe("the lab stack on the real engine", () => {
     const up = await test.stack.up();
     expect(up.summary.result).toBe("succeeded");
     expect(up.summary.resourceChanges?.create).toBe(5);
+    expect((await h1.exec(["iptables", "-t", "nat", "-S", "POSTROUTING"])).stdout).toMatch(
+      /--ctstate DNAT -m comment --comment "?linuxnet:pf-[0-9a-f]{8}:fwd"? -j MASQUERADE/,
+    );
     await test.stack.preview({ expectNoChanges: true });
     expect(await ping("ns-azure", "10.0.0.2")).toBe(0);
     expect(await ping("ns-azure", upstream.address)).toBe(0);
@@ -198,7 +270,7 @@ describe("the lab stack on the real engine", () => {
   it("destroys everything and leaves the host exactly as before, twice", async () => {
     const destroy = await test.stack.destroy();
     expect(destroy.summary.result).toBe("succeeded");
-    expect(destroy.summary.resourceChanges).toEqual({ delete: 9 });
+    expect(destroy.summary.resourceChanges).toEqual({ delete: 11 });
     expect(await snapshotHost(h1)).toEqual(before);
 
     const again = await test.stack.destroy();

@@ -74,6 +74,18 @@ const FIELDS: Record<KindName, readonly string[]> = {
   ],
   NatRule: ["connection", "resourceName", "namespace", "source", "outInterface", "forwarding"],
   ConnectivityCheck: ["connection", "resourceName", "from", "to", "port", "protocol"],
+  Sysctl: ["connection", "resourceName", "namespace", "key", "value"],
+  PortForward: [
+    "connection",
+    "resourceName",
+    "namespace",
+    "protocol",
+    "hostPort",
+    "to",
+    "inInterface",
+    "fromHost",
+    "forwarding",
+  ],
 };
 
 // ---------------------------------------------------------------------------
@@ -162,6 +174,35 @@ const vethEnd = fc.record(
 
 const endpoint = fc.record({ namespace: nsName, address: v4Plain }, { requiredKeys: [] });
 
+/** A sysctl key: real ones in both spellings, and made-up ones of valid segments. */
+const sysctlSegment = fc.stringMatching(/^[A-Za-z0-9_][A-Za-z0-9_-]{0,20}$/);
+const sysctlKey = fc.oneof(
+  fc.constantFrom(
+    "net.ipv4.ip_forward",
+    "net.ipv4.conf.all.rp_filter",
+    "net.ipv4.conf.eth0/100.rp_filter",
+    "net/ipv4/conf/eth0.100/rp_filter",
+    "net.ipv4.ping_group_range",
+    "kernel.core_pattern",
+    "vm/swappiness",
+  ),
+  fc
+    .tuple(
+      fc.constantFrom("net", "kernel", "vm", "fs"),
+      fc.array(sysctlSegment, { minLength: 1, maxLength: 5 }),
+      fc.constantFrom(".", "/"),
+    )
+    .map(([top, rest, sep]) => [top, ...rest].join(sep)),
+);
+/** A value: printable ASCII and tabs, not only white space. */
+const sysctlValue = fc.stringMatching(/^[ -~\t]{1,40}$/).filter((v) => v.trim().length > 0);
+/** A usable DNAT target address (not unspecified, loopback, multicast or broadcast). */
+const targetAddress = fc
+  .ipV4()
+  .filter(
+    (a) => !["unspecified", "loopback", "multicast", "broadcast"].includes(ipaddr.parse(a).range()),
+  );
+
 /** Valid inputs for each kind, every optional field present in some and absent in others. */
 const VALID: Record<KindName, fc.Arbitrary<Props>> = {
   Namespace: fc.record({ name: nsName, loopbackUp: fc.boolean() }, { requiredKeys: [] }),
@@ -236,6 +277,38 @@ const VALID: Record<KindName, fc.Arbitrary<Props>> = {
       { requiredKeys: ["to"] },
     )
     .filter((c) => c.protocol !== "tcp" || c.port !== undefined),
+  Sysctl: fc
+    .record(
+      { namespace: nsName, key: sysctlKey, value: sysctlValue },
+      { requiredKeys: ["key", "value"] },
+    )
+    // Inside a namespace, only net.* keys.
+    .map((s) => (String(s.key).startsWith("net") ? s : { key: s.key, value: s.value })),
+  PortForward: fc
+    .tuple(
+      fc.record(
+        {
+          namespace: nsName,
+          protocol: fc.constantFrom("tcp", "udp"),
+          inInterface: ifName,
+          fromHost: fc.boolean(),
+          forwarding: fc.boolean(),
+        },
+        { requiredKeys: [] },
+      ),
+      fc.integer({ min: 1, max: 65535 }),
+      fc.integer({ min: 0, max: 100 }),
+      fc.constantFrom("number", "string", "range"),
+      targetAddress,
+      fc.integer({ min: 1, max: 65535 }),
+    )
+    .map(([rest, first, extra, form, address, toPort]) => {
+      const last = Math.min(65535, first + (form === "range" ? extra : 0));
+      const hostPort =
+        form === "number" ? first : form === "string" ? String(first) : `${first}-${last}`;
+      const port = Math.min(toPort, 65535 - (last - first));
+      return { ...rest, hostPort, to: `${address}:${port}` };
+    }),
 };
 
 /** Valid inputs as the engine sends them: a connection, the resource's name and the serialized provider. */
@@ -671,6 +744,7 @@ function stubReader(facts: ReaderFacts, props: Props): HostReader {
     routes: async () => facts.routes,
     taggedRules: async () => facts.rules,
     ipForward: async () => facts.ipForward,
+    sysctl: async () => facts.sysctl,
   };
 }
 
@@ -682,6 +756,7 @@ interface ReaderFacts {
   readonly routes: RouteEntry[] | undefined;
   readonly rules: TaggedRule[] | undefined;
   readonly ipForward: 0 | 1 | undefined;
+  readonly sysctl: string | undefined;
 }
 
 const maybe = <T>(arb: fc.Arbitrary<T>) => fc.option(arb, { nil: undefined });
@@ -721,11 +796,37 @@ const readerFacts: fc.Arbitrary<ReaderFacts> = fc.record({
   rules: maybe(
     fc.array(
       fc.record({
-        chain: fc.constant("POSTROUTING"),
+        chain: fc.constantFrom("POSTROUTING", "PREROUTING", "OUTPUT"),
         spec: fc.constantFrom(
           ["-s", "10.0.0.0/24", "-j", "MASQUERADE"],
           ["-s", "10.0.0.0/24", "-o", "eth0", "-j", "MASQUERADE"],
           ["-i", "br0", "-o", "br0", "-j", "ACCEPT"],
+          [
+            "-p",
+            "tcp",
+            "-m",
+            "tcp",
+            "--dport",
+            "8080",
+            "-j",
+            "DNAT",
+            "--to-destination",
+            "10.0.0.2:80",
+          ],
+          [
+            "-i",
+            "eth0",
+            "-p",
+            "udp",
+            "--dport",
+            "8000:8010",
+            "-j",
+            "DNAT",
+            "--to-destination",
+            "10.0.0.2:80-90/8000",
+          ],
+          ["-j", "DNAT"],
+          ["-s", "10.0.0.0/24", "-m", "conntrack", "--ctstate", "DNAT", "-j", "MASQUERADE"],
         ),
         tag: fc.constantFrom(
           `linuxnet:${NAT_ID}`,
@@ -738,6 +839,7 @@ const readerFacts: fc.Arbitrary<ReaderFacts> = fc.record({
     ),
   ),
   ipForward: fc.constantFrom(0 as const, 1 as const, undefined),
+  sysctl: fc.constantFrom("1", "0", "1\t0", "", undefined),
 });
 
 /** Outputs as a kind's create returns them: its checked inputs and its own output fields, some unset. */
@@ -749,6 +851,13 @@ const EXTRA_OUTPUTS: Record<KindName, fc.Arbitrary<Props>> = {
   NatRule: fc.record({
     tag: fc.constant("linuxnet:nat-1:fwd"),
     forwardingBefore: fc.constantFrom(0, 1, undefined),
+  }),
+  Sysctl: fc.record({ valueBefore: fc.constantFrom("0", "1\t0", "") }),
+  PortForward: fc.record({
+    tag: fc.constant("linuxnet:pf-1:fwd"),
+    forwardingBefore: fc.constantFrom(0, 1, undefined),
+    hairpinSource: fc.constantFrom("10.0.0.0/24", undefined),
+    rulesIntact: fc.boolean(),
   }),
   ConnectivityCheck: fc.record({
     healthy: fc.boolean(),

@@ -12,6 +12,8 @@ const valid: Record<KindName, Record<string, unknown>> = {
   Route: { namespace: "ns-blue", destination: "default", via: "10.0.0.254" },
   NatRule: { source: "10.0.0.0/24", outInterface: "eth0" },
   ConnectivityCheck: { from: { namespace: "ns-blue" }, to: { namespace: "ns-green" } },
+  Sysctl: { namespace: "ns-blue", key: "net.ipv4.conf.all.rp_filter", value: "2" },
+  PortForward: { protocol: "tcp", hostPort: 8080, to: "10.0.0.2:80" },
 };
 const names = Object.keys(kinds) as KindName[];
 
@@ -24,6 +26,8 @@ describe("handler", () => {
       "Route",
       "NatRule",
       "ConnectivityCheck",
+      "Sysctl",
+      "PortForward",
     ]);
   });
 

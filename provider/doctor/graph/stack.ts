@@ -176,6 +176,20 @@ const PICTURES: { readonly [K in KindName]: Picture } = {
   },
   // An assertion about the network, not a part of it.
   ConnectivityCheck() {},
+  // A setting of a namespace, not a part of the drawing: the namespace is in the picture.
+  Sysctl(o, scene) {
+    scene.namespaces.add(str(o.namespace));
+  },
+  PortForward(o, scene) {
+    const ns = str(o.namespace);
+    const port = typeof o.hostPort === "number" ? String(o.hostPort) : str(o.hostPort);
+    scene.nat.push({
+      id: `nat:${ns ?? ""}:${scene.nat.length}`,
+      namespace: ns,
+      target: `DNAT ${str(o.protocol) ?? "tcp"}/${port ?? "?"} to ${str(o.to) ?? "?"}`,
+    });
+    scene.namespaces.add(ns);
+  },
 };
 
 /** Builds the picture from the linuxnet resources of a stack's state. Pure; secrets are never read. */

@@ -47,13 +47,14 @@ describe("the registry of kinds", () => {
     expect(typeToken("Route")).toBe("pulumi-nodejs:dynamic/linuxnet:Route");
   });
 
-  it("reads every kind from a host snapshot but the check, which probes the host live", () => {
+  it("reads every kind from a host snapshot but the check, which probes the host live, and Sysctl, whose settings the snapshot does not hold", () => {
     expect([...SNAPSHOT_READ_KINDS]).toEqual([
       "Namespace",
       "Bridge",
       "VethPair",
       "Route",
       "NatRule",
+      "PortForward",
     ]);
   });
 });
