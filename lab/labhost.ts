@@ -57,6 +57,14 @@ export interface LabHostSpec {
   sshdDelayMs?: number;
   /** Text sshd sends before authentication (`Banner`), as many real hosts do. */
   banner?: string;
+  /**
+   * Inside this host only: {@link LAB_SUDO_USER} has this password, and sshd accepts
+   * it (password authentication). Needs `sudoUser`. Done with a bind mount in the
+   * host's own mount namespace: the machine's `/etc/shadow` stays as it is.
+   */
+  password?: string;
+  /** Inside this host only: sudo asks {@link LAB_SUDO_USER} for its `password` (no NOPASSWD). */
+  sudoAsksPassword?: boolean;
 }
 
 /** Result of running a command; a non-zero exit is a result, not an exception. */
@@ -211,6 +219,15 @@ export function validateSpecs(specs: LabHostSpec[]): void {
     if (d !== undefined && !(Number.isFinite(d) && d >= 0)) {
       throw new Error(`sshdDelayMs of ${s.name} must be a non-negative number, got ${d}`);
     }
+    if (s.sudoAsksPassword && s.password === undefined) {
+      throw new Error(`sudoAsksPassword of ${s.name} needs a password`);
+    }
+    if (s.password !== undefined && !s.sudoUser) {
+      throw new Error(`password of ${s.name} is the sudo user's: it needs sudoUser: true`);
+    }
+    if (s.password !== undefined && !/^[^\s:]{1,64}$/.test(s.password)) {
+      throw new Error(`password of ${s.name} must be 1 to 64 characters, no spaces or colons`);
+    }
   }
 }
 
@@ -288,13 +305,19 @@ export function overlappingRoutes(fabric: string, routes: Array<{ dst?: string }
  * Equivalent to: `ip netns exec NS unshare --mount --propagation private --pid --fork
  * --kill-child --mount-proc sh -c '...; exec /usr/sbin/sshd -D -e -f CFG'`
  */
-export function sshdArgv(netns: string, configPath: string, delayMs = 0): string[] {
+export function sshdArgv(
+  netns: string,
+  configPath: string,
+  delayMs = 0,
+  binds: ReadonlyArray<readonly [source: string, target: string]> = [],
+): string[] {
   // Each host gets its own /run/netns (namespaces made over SSH stay its own) and /run/linuxnet
   // (where the provider keeps host-side records): the rest of /run is the machine's, shared.
   const steps = [
     "mkdir -p /run/netns /run/linuxnet",
     "mount -t tmpfs -o mode=755 lnlab /run/netns",
     "mount -t tmpfs -o mode=755 lnlab /run/linuxnet",
+    ...binds.map(([source, target]) => `mount --bind ${quoteArg(source)} ${quoteArg(target)}`),
   ];
   if (delayMs > 0) steps.push(`sleep ${(delayMs / 1000).toFixed(3)}`);
   steps.push(`exec ${SSHD} -D -e -f ${quoteArg(configPath)}`);
@@ -326,6 +349,8 @@ export function sshdConfig(opts: {
   allowSudoUser: boolean;
   /** A file whose text sshd sends before authentication. */
   bannerPath?: string;
+  /** Accept password logins (of the sudo user, the only one with a password). */
+  passwordAuthentication?: boolean;
 }): string {
   const users = opts.allowSudoUser ? `root ${LAB_SUDO_USER}` : "root";
   return [
@@ -338,7 +363,7 @@ export function sshdConfig(opts: {
     `AllowUsers ${users}`,
     "PermitRootLogin prohibit-password",
     "PubkeyAuthentication yes",
-    "PasswordAuthentication no",
+    `PasswordAuthentication ${opts.passwordAuthentication ? "yes" : "no"}`,
     "KbdInteractiveAuthentication no",
     // PAM would lock out the sudo user (no password set) and adds nothing here.
     "UsePAM no",
@@ -369,11 +394,11 @@ function loadExeca(): Promise<ExecaModule> {
 }
 
 /** Runs argv; resolves with the result whatever the exit code. */
-async function runResult(argv: string[]): Promise<ExecResult> {
+async function runResult(argv: string[], input?: string): Promise<ExecResult> {
   const { execa } = await loadExeca();
   const r = await execa(argv[0], argv.slice(1), {
     reject: false,
-    stdin: "ignore",
+    ...(input === undefined ? { stdin: "ignore" as const } : { input }),
     timeout: 60_000,
   });
   if (r.failed && r.exitCode === undefined) {
@@ -385,8 +410,8 @@ async function runResult(argv: string[]): Promise<ExecResult> {
 }
 
 /** Runs argv; throws a {@link LabCommandError} unless it exits 0. */
-async function run(argv: string[]): Promise<string> {
-  const r = await runResult(argv);
+async function run(argv: string[], input?: string): Promise<string> {
+  const r = await runResult(argv, input);
   if (r.exitCode !== 0) throw new LabCommandError(argv, r.exitCode, r.stderr);
   return r.stdout;
 }
@@ -500,6 +525,29 @@ export async function cleanupLab(id: string): Promise<void> {
   }
 
   await fs.rm(names.stateDir, { recursive: true, force: true });
+}
+
+/**
+ * Takes one host of a running lab away, as if its VM were deleted: its processes
+ * (sshd and all it started) are killed and its network namespace deleted, which
+ * takes its fabric port with it. The fabric and the other hosts stay; the host's
+ * address then answers nothing, and traffic to it stays on the fabric.
+ */
+export async function removeLabHost(host: LabHost): Promise<void> {
+  const m = /^lnl-([a-z0-9]{1,11})-([a-z0-9]{1,6})$/.exec(host.netns);
+  if (!m) throw new Error(`${host.netns} is not a lab host's namespace`);
+  const names = labNames(m[1]!);
+  // The fabric port first: the kernel frees a deleted namespace (and the veth in it) later.
+  const port = ["ip", "-n", names.fabricNetns, "link", "del", names.hostPort(m[2]!)];
+  const unplugged = await runResult(port);
+  if (unplugged.exitCode !== 0 && !/Cannot find device/.test(unplugged.stderr)) {
+    throw new LabCommandError(port, unplugged.exitCode, unplugged.stderr);
+  }
+  await killNetnsProcesses([host.netns]);
+  const r = await runResult(["ip", "netns", "del", host.netns]);
+  if (r.exitCode !== 0 && !/No such file/.test(r.stderr)) {
+    throw new LabCommandError(["ip", "netns", "del", host.netns], r.exitCode, r.stderr);
+  }
 }
 
 /**
@@ -728,6 +776,10 @@ async function buildHost(
   const configPath = path.join(dir, "sshd_config");
   const bannerPath = spec.banner === undefined ? undefined : path.join(dir, "banner");
   if (bannerPath) await fs.writeFile(bannerPath, spec.banner!);
+  const binds =
+    spec.password === undefined
+      ? []
+      : await passwordBinds(dir, spec.password, Boolean(spec.sudoAsksPassword));
   await fs.writeFile(
     configPath,
     sshdConfig({
@@ -737,13 +789,14 @@ async function buildHost(
       pidFile: path.join(dir, "sshd.pid"),
       allowSudoUser: Boolean(spec.sudoUser),
       bannerPath,
+      passwordAuthentication: spec.password !== undefined,
     }),
   );
   // Catch a bad config now, with its message, rather than as a readiness timeout.
   await run([SSHD, "-t", "-f", configPath]);
 
   const delayMs = Math.round(spec.sshdDelayMs ?? 0);
-  startDetached(sshdArgv(ns, configPath, delayMs), path.join(dir, "sshd.log"));
+  startDetached(sshdArgv(ns, configPath, delayMs, binds), path.join(dir, "sshd.log"));
 
   return {
     name: spec.name,
@@ -808,6 +861,38 @@ async function generateKey(
 export function fingerprint(base64Blob: string): string {
   const digest = createHash("sha256").update(Buffer.from(base64Blob, "base64")).digest("base64");
   return `SHA256:${digest.replace(/=+$/, "")}`;
+}
+
+/**
+ * The files a host with a password binds over the machine's, in its own mount
+ * namespace: `/etc/shadow` with {@link LAB_SUDO_USER}'s password set (as
+ * `openssl passwd -6` hashes it) and, when sudo is to ask for it, a sudoers
+ * drop-in without NOPASSWD.
+ */
+async function passwordBinds(
+  dir: string,
+  password: string,
+  sudoAsks: boolean,
+): Promise<Array<[string, string]>> {
+  const hash = (await run(["openssl", "passwd", "-6", "-stdin"], `${password}\n`)).trim();
+  const shadow = (await fs.readFile("/etc/shadow", "utf8"))
+    .split("\n")
+    .map((line) => {
+      const fields = line.split(":");
+      if (fields[0] !== LAB_SUDO_USER) return line;
+      fields[1] = hash;
+      return fields.join(":");
+    })
+    .join("\n");
+  const shadowPath = path.join(dir, "shadow");
+  await fs.writeFile(shadowPath, shadow, { mode: 0o640 });
+  const binds: Array<[string, string]> = [[shadowPath, "/etc/shadow"]];
+  if (sudoAsks) {
+    const sudoersPath = path.join(dir, "sudoers");
+    await fs.writeFile(sudoersPath, `${LAB_SUDO_USER} ALL=(ALL) ALL\n`, { mode: 0o440 });
+    binds.push([sudoersPath, LAB_SUDOERS_FILE]);
+  }
+  return binds;
 }
 
 /**

@@ -33,6 +33,12 @@ function withoutProvider<T extends object>(props: T): T {
  */
 let stackCredentials: Record<string, string | undefined> = {};
 
+/**
+ * `linuxnet:deleteUnreachable` of the stack config as the provider was
+ * configured: it reaches resources whose stored connection predates it.
+ */
+let stackDeleteUnreachable = false;
+
 /** Keeps the stack config's credentials for connections that refer to them. */
 export function configure(config: { get(key: string): string | undefined }): void {
   stackCredentials = {
@@ -40,7 +46,9 @@ export function configure(config: { get(key: string): string | undefined }): voi
     privateKeyPassphrase: config.get("linuxnet:privateKeyPassphrase"),
     password: config.get("linuxnet:password"),
     agentSocket: config.get("linuxnet:agentSocket"),
+    sudoPassword: config.get("linuxnet:sudoPassword"),
   };
+  stackDeleteUnreachable = config.get("linuxnet:deleteUnreachable") === "true";
 }
 
 function connectionOf(props: BaseInputs): Connection {
@@ -137,6 +145,49 @@ export function interrupted(e: unknown, id: string, props: BaseInputs): unknown 
 }
 
 /**
+ * Runs a refresh's read or a delete, which must reach the host the object
+ * lives on. A host that cannot be reached within the dial deadline (a VM
+ * deleted before the network objects on it) fails them with the ways out, or,
+ * with `connection.deleteUnreachable`, counts its objects as gone (`gone` is
+ * the answer that says so) and warns on stderr, which the engine shows.
+ */
+export async function unlessUnreachable<T>(
+  props: BaseInputs,
+  operation: "refresh" | "destroy",
+  gone: T,
+  run: () => Promise<T>,
+): Promise<T> {
+  try {
+    return await run();
+  } catch (e) {
+    if (!(e instanceof TransportError) || e.level !== "timeout") throw e;
+    const connection = connectionOf(props);
+    const what = `${props.resourceName ?? "this resource"}`;
+    if (connection.deleteUnreachable || stackDeleteUnreachable) {
+      console.warn(
+        `warning: ${e.message}; connection.deleteUnreachable is set, so ${operation} counts ${what} as gone from ${connection.host}`,
+      );
+      return gone;
+    }
+    throw new TransportError(
+      e.level,
+      e.host,
+      `${e.message.replace(/^ssh to [^:]+: /, "")}. If the host is gone for good (a deleted VM), ${unreachableRemedies(what)}`,
+      { cause: e },
+    );
+  }
+}
+
+/** The ways out for the objects of a host that is gone, for an error message. Pure. */
+export function unreachableRemedies(resource: string): string {
+  return [
+    `any of: give the network resources \`deletedWith: vm\` (they then go with the VM, no dial needed);`,
+    `set connection.deleteUnreachable: true (or \`pulumi config set linuxnet:deleteUnreachable true\`) and run again, so refresh and destroy count its objects as gone;`,
+    `or drop ${resource} from the state: \`pulumi state delete '<URN>'\` with its URN from \`pulumi stack --show-urns\``,
+  ].join(" ");
+}
+
+/**
  * Why a secret wrapper in check's inputs is refused. The SDK's dynamic-provider
  * process tells the engine it does not accept secrets (`ConfigureResponse`
  * `acceptSecrets: false`), so the engine sends a secret input as its plain
@@ -190,9 +241,11 @@ export function handler(name: KindName): dynamic.ResourceProvider {
       }
     },
     async read(id, props) {
-      const outs = await kind.read(await readerFor(name, props), id, withoutProvider(props));
-      // No id: the object is gone, and the engine drops it from state so `up` recreates it.
-      return outs ? structSafe({ id, props: await withFingerprint(props, outs) }) : {};
+      return unlessUnreachable(props, "refresh", {}, async () => {
+        const outs = await kind.read(await readerFor(name, props), id, withoutProvider(props));
+        // No id: the object is gone, and the engine drops it from state so `up` recreates it.
+        return outs ? structSafe({ id, props: await withFingerprint(props, outs) }) : {};
+      });
     },
     async update(id, olds, news) {
       const outs = await mutating(news, async (host) => {
@@ -207,7 +260,9 @@ export function handler(name: KindName): dynamic.ResourceProvider {
       return structSafe({ outs: await withFingerprint(news, outs) });
     },
     async delete(id, props) {
-      await mutating(props, (host) => kind.delete(host, id, withoutProvider(props)));
+      await unlessUnreachable(props, "destroy", undefined, () =>
+        mutating(props, (host) => kind.delete(host, id, withoutProvider(props))),
+      );
     },
   };
 }

@@ -14,7 +14,7 @@
  */
 
 import { randomBytes } from "node:crypto";
-import { CommandError } from "../errors";
+import { CommandError, TransportError } from "../errors";
 import { quoteArgv } from "../shell/quote";
 import type { Host } from "../transport";
 
@@ -411,7 +411,8 @@ interface CacheEntry {
  * snapshot of a host (a create, update or delete there makes them stale).
  * A snapshot that could not be taken is kept as `undefined` for the same
  * window, so the reads fall back to per-object reads instead of retrying the
- * dump one by one.
+ * dump one by one; but a host that could not be reached at all is kept as that
+ * failure, so the reads of a refresh fail at once instead of dialling again.
  */
 export class SnapshotCache {
   private readonly entries = new Map<string, CacheEntry>();
@@ -440,7 +441,11 @@ export class SnapshotCache {
       }, this.windowMs).unref();
       return value;
     };
-    entry.snapshot = take().then(taken, () => taken(undefined));
+    entry.snapshot = take().then(taken, (e: unknown) => {
+      taken(undefined);
+      if (e instanceof TransportError && (e.level === "timeout" || e.level === "connect")) throw e;
+      return undefined;
+    });
     this.entries.set(key, entry);
     return entry.snapshot;
   }

@@ -110,7 +110,7 @@ interface KindOfProgram {
   readonly outputs?: readonly string[];
 }
 
-const CREDENTIALS = ["privateKey", "privateKeyPassphrase", "password"] as const;
+const CREDENTIALS = ["privateKey", "privateKeyPassphrase", "password", "sudoPassword"] as const;
 
 /**
  * The connection a resource uses: the one given, or the stack's default from
@@ -154,6 +154,7 @@ function connectionFromConfig(): ConnectionArgs & { credentials: "stack-config" 
     hostKey: config.get("hostKey"),
     sudo: config.getBoolean("sudo"),
     dialTimeoutMs: config.getNumber("dialTimeoutMs"),
+    deleteUnreachable: config.getBoolean("deleteUnreachable"),
     proxy: config.getSecretObject<ConnectionArgs>("proxy"),
     credentials: "stack-config",
   };

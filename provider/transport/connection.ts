@@ -68,24 +68,46 @@ export interface ConnectionArgs {
    */
   hostKey?: Input<string>;
   /**
-   * One jump host to connect through (`ssh -J`), itself a connection:
-   * `{ host: "bastion.example.net", privateKey }`. None when omitted; a proxy
-   * of the proxy is refused (one hop only). Updates in place: the objects
-   * stay on `host`, only the way there changes.
+   * A jump host to connect through (`ssh -J`), itself a connection:
+   * `{ host: "bastion.example.net", privateKey }`. None when omitted. A chain
+   * of jump hosts is a proxy with a proxy of its own (`ssh -J a,b` is
+   * `{ host: b, proxy: { host: a } }`: the innermost is dialled first), at most
+   * {@link MAX_JUMP_HOSTS} deep. Updates in place: the objects stay on `host`,
+   * only the way there changes.
    */
   proxy?: Input<ConnectionArgs>;
   /**
-   * Run every command through `sudo -n` (for a non-root `user` with
-   * passwordless sudo): `true`. False when omitted. Updates in place.
+   * Run every command through `sudo` (for a non-root `user`): `true`. False
+   * when omitted, unless `sudoPassword` is given. Without a `sudoPassword`,
+   * sudo must not ask for one (`sudo -n`, a NOPASSWD rule). Updates in place.
    */
   sudo?: Input<boolean>;
+  /**
+   * The password `sudo` asks for, `cfg.requireSecret("sudoPassword")`; implies
+   * `sudo: true`. It is written to sudo's own prompt on the shell's input only
+   * when sudo asks (`sudo -S` with a prompt of ours), never in a command line,
+   * a log or an error; stored as a secret. None when omitted. Updates in place.
+   */
+  sudoPassword?: Input<string>;
   /**
    * Keep retrying the dial this long, in milliseconds, while the host boots
    * (a VM created in the same `pulumi up`); 20000 when omitted, at most
    * 3600000. Updates in place: `120000`.
    */
   dialTimeoutMs?: Input<number>;
+  /**
+   * When the host cannot be reached within `dialTimeoutMs` (a VM that was
+   * deleted), `pulumi destroy` and `pulumi refresh` treat its objects as gone
+   * and say so in a warning, instead of failing: `true`. False when omitted,
+   * so a host that is down for a while is never forgotten by accident.
+   * Updates in place. To tie objects to the VM that carries them, Pulumi's
+   * own `deletedWith: vm` is usually the better answer (see the README).
+   */
+  deleteUnreachable?: Input<boolean>;
 }
+
+/** How many jump hosts a connection may chain, proxy inside proxy. */
+export const MAX_JUMP_HOSTS = 8;
 
 /** A connection with every input known and defaults applied. */
 export interface Connection {
@@ -99,7 +121,9 @@ export interface Connection {
   readonly hostKey?: string;
   readonly proxy?: Connection;
   readonly sudo: boolean;
+  readonly sudoPassword?: string;
   readonly dialTimeoutMs: number;
+  readonly deleteUnreachable: boolean;
 }
 
 /** The dial deadline when none is given: long enough for sshd to come up on a booting VM. */
@@ -115,6 +139,7 @@ const HOSTNAME = /^[A-Za-z0-9]([A-Za-z0-9.-]{0,252})$/;
 export function resolveConnection(
   raw: Record<string, unknown>,
   field = "connection",
+  depth = 0,
 ): { connection?: Connection; failures: ValidationFailure[] } {
   const failures: ValidationFailure[] = [];
   const fail = (property: string, reason: string) =>
@@ -138,7 +163,14 @@ export function resolveConnection(
   if (typeof user !== "string" || !/^[a-z_][a-z0-9_.-]{0,31}\$?$/i.test(user)) {
     fail("user", `must be a login name, got ${JSON.stringify(user)}`);
   }
-  for (const key of ["privateKey", "privateKeyPassphrase", "password", "agentSocket", "hostKey"]) {
+  for (const key of [
+    "privateKey",
+    "privateKeyPassphrase",
+    "password",
+    "agentSocket",
+    "hostKey",
+    "sudoPassword",
+  ]) {
     if (raw[key] !== undefined && typeof raw[key] !== "string") fail(key, "must be a string");
   }
   if (typeof raw.hostKey === "string" && !isHostKeyForm(raw.hostKey)) {
@@ -147,8 +179,18 @@ export function resolveConnection(
       'must be a public key line ("ssh-ed25519 AAAA...") or a "SHA256:..." fingerprint',
     );
   }
-  const sudo = raw.sudo ?? false;
+  const sudo = raw.sudo ?? raw.sudoPassword !== undefined;
   if (typeof sudo !== "boolean") fail("sudo", "must be true or false");
+  if (sudo === false && raw.sudoPassword !== undefined) {
+    fail("sudoPassword", "is given but sudo is false; set sudo: true or drop the password");
+  }
+  if (raw.sudoPassword === "") fail("sudoPassword", "must not be empty");
+  if (typeof raw.sudoPassword === "string" && /[\r\n]/.test(raw.sudoPassword)) {
+    // sudo reads one line: a line break would end the password early and leave the rest to the shell.
+    fail("sudoPassword", "must be one line (no line breaks)");
+  }
+  const deleteUnreachable = raw.deleteUnreachable ?? false;
+  if (typeof deleteUnreachable !== "boolean") fail("deleteUnreachable", "must be true or false");
   const dialTimeoutMs = raw.dialTimeoutMs ?? DEFAULT_DIAL_TIMEOUT_MS;
   if (typeof dialTimeoutMs !== "number" || !(dialTimeoutMs >= 0) || dialTimeoutMs > 3_600_000) {
     fail("dialTimeoutMs", "must be a number of milliseconds from 0 to 3600000");
@@ -157,12 +199,15 @@ export function resolveConnection(
   if (raw.proxy !== undefined && raw.proxy !== null) {
     if (typeof raw.proxy !== "object") {
       fail("proxy", "must be a connection object");
+    } else if (depth + 1 > MAX_JUMP_HOSTS) {
+      fail("proxy", `chains more than ${MAX_JUMP_HOSTS} jump hosts`);
     } else {
-      const nested = resolveConnection(raw.proxy as Record<string, unknown>, `${field}.proxy`);
+      const nested = resolveConnection(
+        raw.proxy as Record<string, unknown>,
+        `${field}.proxy`,
+        depth + 1,
+      );
       failures.push(...nested.failures);
-      if ((raw.proxy as Record<string, unknown>).proxy !== undefined) {
-        fail("proxy.proxy", "only one jump host is supported");
-      }
       proxy = nested.connection;
     }
   }
@@ -180,7 +225,9 @@ export function resolveConnection(
       hostKey: raw.hostKey as string | undefined,
       proxy,
       sudo: sudo as boolean,
+      sudoPassword: raw.sudoPassword as string | undefined,
       dialTimeoutMs: dialTimeoutMs as number,
+      deleteUnreachable: deleteUnreachable as boolean,
     },
   };
 }
@@ -222,7 +269,15 @@ export function pinnedFingerprint(hostKey: string): string {
  */
 export function connectionKey(c: Connection): string {
   const secret = createHash("sha256")
-    .update(JSON.stringify([c.privateKey, c.privateKeyPassphrase, c.password, c.agentSocket]))
+    .update(
+      JSON.stringify([
+        c.privateKey,
+        c.privateKeyPassphrase,
+        c.password,
+        c.agentSocket,
+        c.sudoPassword,
+      ]),
+    )
     .digest("hex")
     .slice(0, 16);
   const via = c.proxy ? ` via ${connectionKey(c.proxy)}` : "";

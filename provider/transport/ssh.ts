@@ -198,7 +198,8 @@ export class HostSession {
     private readonly client: Client,
     /** The fingerprint of the key the host presented (`SHA256:...`), pinned or not. */
     readonly hostKeyFingerprint: string,
-    private readonly jump?: Client,
+    /** The jump hosts' connections, innermost (dialled first) first. */
+    private readonly jumps: readonly Client[] = [],
   ) {
     client.on("close", () => this.lose(new Error("the connection closed")));
     client.on("error", (e) => this.lose(e));
@@ -209,19 +210,14 @@ export class HostSession {
     return this.lostError !== undefined;
   }
 
-  /** Opens the connection (through the jump host, if any), retrying while the host is not up yet. */
+  /** Opens the connection (through its jump hosts, if any), retrying while the host is not up yet. */
   static async open(connection: Connection): Promise<HostSession> {
-    let jump: Client | undefined;
-    let sock: Duplex | undefined;
-    if (connection.proxy) {
-      jump = (await dial(connection.proxy)).client;
-      sock = await forward(jump, connection);
-    }
+    const jumps: Client[] = [];
     try {
-      const { client, fingerprint } = await dial(connection, sock);
-      return new HostSession(connection, client, fingerprint, jump);
+      const { client, fingerprint } = await dialThrough(connection, jumps);
+      return new HostSession(connection, client, fingerprint, jumps);
     } catch (e) {
-      jump?.end();
+      for (const jump of jumps.reverse()) jump.end();
       throw e;
     }
   }
@@ -265,7 +261,11 @@ export class HostSession {
   private openShell(): void {
     this.opening++;
     // `exec` rather than `shell`: no pty, so output is not mangled and stderr stays apart.
-    const command = this.connection.sudo ? "sudo -n /bin/sh" : "/bin/sh";
+    const command = !this.connection.sudo
+      ? "/bin/sh"
+      : this.connection.sudoPassword === undefined
+        ? "sudo -n /bin/sh"
+        : sudoWithPasswordCommand(this.marker);
     try {
       this.client.exec(command, (err, channel) => this.shellOpened(err, channel));
     } catch (e) {
@@ -276,13 +276,34 @@ export class HostSession {
   }
 
   private shellOpened(err: Error | undefined, channel: ClientChannel): void {
-    this.opening--;
     if (err) {
+      this.opening--;
       // Most likely "Channel open failure": the server's session limit. Run on the shells we have.
       if (this.shells.length === 0) this.failQueue(this.transportError(err));
       return;
     }
     transportStats.channels++;
+    if (this.connection.sudoPassword !== undefined) {
+      answerSudo(channel, this.marker, this.connection.sudoPassword).then(
+        () => {
+          this.opening--;
+          this.addShell(channel, false);
+        },
+        (reason: Error) => {
+          this.opening--;
+          channel.destroy();
+          if (this.shells.length === 0) {
+            this.failQueue(new TransportError("sudo", this.connection.host, reason.message));
+          }
+        },
+      );
+      return;
+    }
+    this.opening--;
+    this.addShell(channel, this.connection.sudo);
+  }
+
+  private addShell(channel: ClientChannel, verifySudo: boolean): void {
     const shell = new Shell(
       channel,
       this.marker,
@@ -297,7 +318,7 @@ export class HostSession {
       (e) => this.transportError(e),
     );
     this.shells.push(shell);
-    if (this.connection.sudo) {
+    if (verifySudo) {
       this.verifySudo(shell);
     } else {
       this.dispatch();
@@ -314,7 +335,7 @@ export class HostSession {
           new TransportError(
             "sudo",
             this.connection.host,
-            `"sudo -n" refused for user ${this.connection.user}: it needs a password or is not allowed; allow NOPASSWD for this user or log in as root`,
+            `"sudo -n" refused for user ${this.connection.user}: it needs a password or is not allowed; give connection.sudoPassword, allow NOPASSWD for this user, or log in as root`,
           ),
         ),
     });
@@ -330,7 +351,7 @@ export class HostSession {
     this.failQueue(this.transportError(error));
     for (const shell of [...this.shells]) shell.fail(error);
     this.client.end();
-    this.jump?.end();
+    for (const jump of [...this.jumps].reverse()) jump.end();
   }
 
   private transportError(error: Error): TransportError {
@@ -344,18 +365,119 @@ export class HostSession {
   }
 }
 
-/** Dials one host, retrying refused or unreachable attempts with backoff until its dial deadline. */
-async function dial(connection: Connection, sock?: Duplex): Promise<Dialled> {
+/** How long sudo may take to ask for its password or to start the shell. */
+const SUDO_TIMEOUT_MS = 30_000;
+
+/**
+ * The command of a shell under `sudo -S`: sudo prompts on stderr with a prompt
+ * of ours (no `%` escapes, so sudo prints it as it is) and reads the answer
+ * from the channel; once allowed, the shell prints a ready line and becomes
+ * the `sh` that runs our commands. Pure.
+ */
+export function sudoWithPasswordCommand(marker: string): string {
+  return `sudo -S -p ${sudoPromptOf(marker)} /bin/sh -c 'printf "%s\\n" ${sudoReadyOf(marker)}; exec /bin/sh'`;
+}
+
+function sudoPromptOf(marker: string): string {
+  return `${marker}SUDO:`;
+}
+
+function sudoReadyOf(marker: string): string {
+  return `${marker}READY`;
+}
+
+/**
+ * Waits on a channel running {@link sudoWithPasswordCommand}: writes the
+ * password when sudo prompts for it (and only then: sudo that needs none
+ * never sees it), resolves once the shell says it is ready, and rejects with
+ * a message (never holding the password) when sudo asks again, exits or takes
+ * too long.
+ */
+function answerSudo(channel: ClientChannel, marker: string, password: string): Promise<void> {
+  const prompt = sudoPromptOf(marker);
+  const ready = `${sudoReadyOf(marker)}\n`;
+  return new Promise((resolve, rejectWith) => {
+    const reject = (message: string) => rejectWith(new Error(message));
+    let out = "";
+    let err = "";
+    let prompts = 0;
+    const finish = (outcome: () => void) => {
+      clearTimeout(timer);
+      channel.removeListener("data", onOut);
+      channel.stderr.removeListener("data", onErr);
+      channel.removeListener("close", onClose);
+      outcome();
+    };
+    const timer = setTimeout(
+      () =>
+        finish(() =>
+          reject(
+            `sudo neither asked for a password nor started within ${SUDO_TIMEOUT_MS / 1000} s`,
+          ),
+        ),
+      SUDO_TIMEOUT_MS,
+    );
+    const onOut = (d: Buffer) => {
+      out += d.toString("utf8");
+      if (out.includes(ready)) finish(() => resolve());
+    };
+    const onErr = (d: Buffer) => {
+      err += d.toString("utf8");
+      const seen = err.split(prompt).length - 1;
+      if (seen > prompts) {
+        prompts = seen;
+        if (prompts === 1) {
+          channel.write(`${password}\n`);
+        } else {
+          finish(() => reject("sudo refused connection.sudoPassword (it asked again)"));
+        }
+      }
+    };
+    const onClose = () =>
+      finish(() =>
+        reject(
+          `sudo ended before starting the shell: ${err.split(prompt).join("").trim() || "no message"}`,
+        ),
+      );
+    channel.on("data", onOut);
+    channel.stderr.on("data", onErr);
+    channel.on("close", onClose);
+  });
+}
+
+/**
+ * Dials `connection` through its chain of jump hosts, the innermost first
+ * (`{ host: b, proxy: { host: a } }` is `ssh -J a,b`), adding each jump host's
+ * connection to `jumps` as it comes up, so the caller can close them.
+ */
+async function dialThrough(connection: Connection, jumps: Client[]): Promise<Dialled> {
+  if (!connection.proxy) return dial(connection);
+  const jump = await dialThrough(connection.proxy, jumps);
+  jumps.push(jump.client);
+  return dial(connection, () => forward(jump.client, connection));
+}
+
+/**
+ * Dials one host, retrying refused or unreachable attempts with backoff until
+ * its dial deadline. Through a jump host, `openTunnel` opens a new forwarded
+ * channel for each attempt, so a host behind a bastion may still be booting.
+ */
+async function dial(connection: Connection, openTunnel?: () => Promise<Duplex>): Promise<Dialled> {
   const deadline = Date.now() + connection.dialTimeoutMs;
   let pause = BACKOFF_MIN_MS;
+  let first = true;
   for (;;) {
     try {
-      return await dialOnce(connection, sock);
+      // The first attempt may take the handshake's usual 5 s even past a short deadline; later
+      // ones only what is left, so a host that never answers fails close to the deadline.
+      const left = Math.max(first ? 5_000 : 1_000, Math.min(deadline - Date.now(), 30_000));
+      first = false;
+      return await dialOnce(connection, left, openTunnel ? await openTunnel() : undefined);
     } catch (e) {
       const error = e as TransportError;
       // Authentication and host-key failures are answers, not a host still booting; retrying them
-      // in a loop would only earn a penalty from sshd. A tunnel through a jump host cannot be redialled.
-      const retryable = error.level === "connect" && sock === undefined;
+      // in a loop would only earn a penalty from sshd.
+      const retryable = error.level === "connect";
       if (!retryable || Date.now() + pause > deadline) {
         if (retryable) {
           throw new TransportError(
@@ -379,7 +501,7 @@ interface Dialled {
   readonly fingerprint: string;
 }
 
-function dialOnce(connection: Connection, sock?: Duplex): Promise<Dialled> {
+function dialOnce(connection: Connection, readyTimeout: number, sock?: Duplex): Promise<Dialled> {
   const where = `${connection.host}:${connection.port}`;
   return new Promise((resolve, reject) => {
     const client = new Client();
@@ -389,7 +511,7 @@ function dialOnce(connection: Connection, sock?: Duplex): Promise<Dialled> {
       host: connection.host,
       port: connection.port,
       username: connection.user,
-      readyTimeout: Math.max(5_000, Math.min(connection.dialTimeoutMs, 30_000)),
+      readyTimeout,
       keepaliveInterval: 5_000,
       keepaliveCountMax: 3,
       hostVerifier: (key: Buffer) => {
@@ -435,7 +557,12 @@ function dialOnce(connection: Connection, sock?: Duplex): Promise<Dialled> {
         );
       } else if (err.level === "client-timeout") {
         reject(new TransportError("connect", where, "no SSH greeting in time", { cause: err }));
-      } else if (err.level === "client-socket" || err.code !== undefined) {
+      } else if (
+        err.level === "client-socket" ||
+        err.code !== undefined ||
+        // A TCP connection that closed before any SSH greeting: no sshd answers there (yet).
+        err.message === "Connection lost before handshake"
+      ) {
         reject(new TransportError("connect", where, err.message, { cause: err }));
       } else {
         reject(new TransportError("protocol", where, err.message, { cause: err }));

@@ -45,6 +45,8 @@ import {
 const SDK_RANGE = { lower: "3.139.0", upper: "3.276.0" } as const;
 const PEER_RANGE = `>=${SDK_RANGE.lower} <4.0.0`;
 const KEY_PASSPHRASE = "consumer-tier-key-passphrase";
+/** The lab sudo user's login (and sudo) password: a secret that must never reach the export. */
+const SUDO_USER_PASSWORD = "consumer-tier-login-Pa55";
 
 const CONFIGS: Configuration[] = matrix();
 /** What the kernel must show, in all. */
@@ -94,7 +96,10 @@ beforeAll(async () => {
   await fs.mkdir(unpacked);
   await sh(unpacked, ["tar", "-xzf", packed.tarball, "--strip-components=1"]);
 
-  lab = await startLab({ id: "tcons", hosts: [{ name: "h1", sudoUser: true }, { name: "jump" }] });
+  lab = await startLab({
+    id: "tcons",
+    hosts: [{ name: "h1", sudoUser: true, password: SUDO_USER_PASSWORD }, { name: "jump" }],
+  });
   h1 = lab.host("h1");
   jump = lab.host("jump");
   // The same key twice more: behind a passphrase, and held by an ssh-agent.
@@ -238,6 +243,7 @@ describe.each([SDK_RANGE.lower, SDK_RANGE.upper])(
           sudoUser: h1.sudoUser!,
           jumpHost: jump.address,
           jumpHostKey: jump.hostKey,
+          password: SUDO_USER_PASSWORD,
         };
         for (const [k, value] of Object.entries(lab))
           config[k] = { value, secret: LAB_SECRET_KEYS.has(k) };
@@ -307,7 +313,7 @@ describe.each([SDK_RANGE.lower, SDK_RANGE.upper])(
         const secrets = [h1.privateKey, encryptedKey]
           .flatMap((k) => k.trim().split("\n"))
           .filter((l) => !l.startsWith("-----"));
-        for (const line of [...secrets, KEY_PASSPHRASE, TEST_PASSPHRASE])
+        for (const line of [...secrets, KEY_PASSPHRASE, TEST_PASSPHRASE, SUDO_USER_PASSWORD])
           expect(exported).not.toContain(line);
         const file = path.join(dir, "export.json");
         await fs.writeFile(file, exported);

@@ -125,6 +125,13 @@ export const CONNECTIONS = {
   sudo: code(
     "{ host: lab.host, user: lab.sudoUser, sudo: true, privateKey: lab.key, hostKey: lab.hostKey }",
   ),
+  /**
+   * The sudo user by password, with a sudo password (the lab's sudo does not ask, so it
+   * is never typed here: the host tier proves the asking), forgetting an unreachable host.
+   */
+  password: code(
+    "{ host: lab.host, user: lab.sudoUser, password: lab.password, sudoPassword: lab.password, hostKey: lab.hostKey, deleteUnreachable: true }",
+  ),
   /** Through a jump host. */
   proxy: code(
     "{ host: lab.host, privateKey: lab.key, hostKey: lab.hostKey, proxy: { host: lab.jumpHost, privateKey: lab.key, hostKey: lab.jumpHostKey } }",
@@ -794,10 +801,16 @@ export const LAB_CONFIG_KEYS = [
   "sudoUser",
   "jumpHost",
   "jumpHostKey",
+  "password",
 ] as const;
 
 /** The keys of {@link LAB_CONFIG_KEYS} that are secrets. */
-export const LAB_SECRET_KEYS: ReadonlySet<string> = new Set(["key", "encryptedKey", "passphrase"]);
+export const LAB_SECRET_KEYS: ReadonlySet<string> = new Set([
+  "key",
+  "encryptedKey",
+  "passphrase",
+  "password",
+]);
 
 function expr(e: Expr | { readonly [key: string]: Expr | undefined }, indent: string): string {
   if (e instanceof Ref) return `${e.resource}.${e.path}`;

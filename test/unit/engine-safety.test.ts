@@ -132,33 +132,45 @@ const v4Gateway = fc.ipV4().filter(usable);
 const v6Gateway = fc.ipV6().filter(usable);
 const v4Plain = fc.ipV4();
 
-const connection: fc.Arbitrary<Props> = fc.record(
-  {
-    host: fc.oneof(
-      fc.ipV4(),
-      fc.ipV6().filter((a) => a.includes(":")),
-      fc.domain(),
-    ),
-    port: fc.integer({ min: 1, max: 65535 }),
-    user: fc.stringMatching(/^[a-z_][a-z0-9_.-]{0,31}$/),
-    privateKey: fc.string({ minLength: 1 }),
-    password: fc.string(),
-    agentSocket: fc.constant("/run/ssh-agent.sock"),
-    hostKey: fc
-      .uint8Array({ minLength: 32, maxLength: 32 })
-      .map((b) => `SHA256:${Buffer.from(b).toString("base64").replace(/=+$/, "")}`),
-    sudo: fc.boolean(),
-    dialTimeoutMs: fc.integer({ min: 0, max: 3_600_000 }),
-    proxy: fc.record(
-      { host: fc.ipV4(), port: fc.integer({ min: 1, max: 65535 }) },
-      {
-        requiredKeys: ["host"],
-      },
-    ),
-    credentials: fc.constant("stack-config"),
-  },
-  { requiredKeys: ["host"] },
-);
+const connection: fc.Arbitrary<Props> = fc
+  .record(
+    {
+      host: fc.oneof(
+        fc.ipV4(),
+        fc.ipV6().filter((a) => a.includes(":")),
+        fc.domain(),
+      ),
+      port: fc.integer({ min: 1, max: 65535 }),
+      user: fc.stringMatching(/^[a-z_][a-z0-9_.-]{0,31}$/),
+      privateKey: fc.string({ minLength: 1 }),
+      password: fc.string(),
+      agentSocket: fc.constant("/run/ssh-agent.sock"),
+      hostKey: fc
+        .uint8Array({ minLength: 32, maxLength: 32 })
+        .map((b) => `SHA256:${Buffer.from(b).toString("base64").replace(/=+$/, "")}`),
+      sudo: fc.boolean(),
+      sudoPassword: fc.string({ minLength: 1 }).filter((p) => !/[\r\n]/.test(p)),
+      dialTimeoutMs: fc.integer({ min: 0, max: 3_600_000 }),
+      deleteUnreachable: fc.boolean(),
+      proxy: fc.record(
+        {
+          host: fc.ipV4(),
+          port: fc.integer({ min: 1, max: 65535 }),
+          // A chain: the jump host's own jump host.
+          proxy: fc.record({ host: fc.ipV4() }),
+        },
+        {
+          requiredKeys: ["host"],
+        },
+      ),
+      credentials: fc.constant("stack-config"),
+    },
+    { requiredKeys: ["host"] },
+    // A sudo password means sudo: with sudo false it is refused, so it goes.
+  )
+  .map(({ sudoPassword, ...rest }) =>
+    rest.sudo === false || sudoPassword === undefined ? rest : { ...rest, sudoPassword },
+  );
 const resourceName = fc.stringMatching(/^[A-Za-z][A-Za-z0-9_-]{0,30}$/);
 
 const vethEnd = fc.record(

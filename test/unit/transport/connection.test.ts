@@ -28,7 +28,7 @@ function resolved(raw: Record<string, unknown>): Connection {
 }
 
 describe("resolveConnection", () => {
-  it("applies the defaults: port 22, root, no sudo, a 20 s dial deadline", () => {
+  it("applies the defaults: port 22, root, no sudo, a 20 s dial deadline, unreachable fails", () => {
     expect(resolved({ host: "10.1.0.2", privateKey: "k" })).toEqual({
       host: "10.1.0.2",
       port: 22,
@@ -40,7 +40,9 @@ describe("resolveConnection", () => {
       hostKey: undefined,
       proxy: undefined,
       sudo: false,
+      sudoPassword: undefined,
       dialTimeoutMs: DEFAULT_DIAL_TIMEOUT_MS,
+      deleteUnreachable: false,
     });
     expect(DEFAULT_DIAL_TIMEOUT_MS).toBe(20_000);
   });
@@ -221,16 +223,44 @@ describe("resolveConnection", () => {
     expect(failures.map((f) => f.property)).toEqual(["connection.proxy.port"]);
   });
 
-  it("refuses a jump host of a jump host", () => {
-    const { connection, failures } = resolveConnection({
-      host: "h",
-      proxy: { host: "j1", proxy: { host: "j2" } },
+  it("takes a chain of jump hosts, the innermost dialled first, and names a bad field deep in it", () => {
+    const chain = resolveConnection({ host: "t", proxy: { host: "j2", proxy: { host: "j1" } } });
+    expect(chain.failures).toEqual([]);
+    expect(chain.connection?.proxy?.host).toBe("j2");
+    expect(chain.connection?.proxy?.proxy?.host).toBe("j1");
+    const bad = resolveConnection({
+      host: "t",
+      proxy: { host: "j2", proxy: { host: "j1", port: 0 } },
     });
-    expect(connection).toBeUndefined();
-    expect(failures).toContainEqual({
-      property: "connection.proxy.proxy",
-      reason: "only one jump host is supported",
-    });
+    expect(bad.failures.map((f) => f.property)).toEqual(["connection.proxy.proxy.port"]);
+  });
+
+  it("takes a sudo password as meaning sudo, and refuses one that contradicts or cannot be typed", () => {
+    expect(resolveConnection({ host: "h", user: "u", sudoPassword: "pw" }).connection?.sudo).toBe(
+      true,
+    );
+    const failures = (raw: Record<string, unknown>) =>
+      resolveConnection({ host: "h", user: "u", ...raw }).failures;
+    expect(failures({ sudo: false, sudoPassword: "pw" })).toEqual([
+      {
+        property: "connection.sudoPassword",
+        reason: "is given but sudo is false; set sudo: true or drop the password",
+      },
+    ]);
+    expect(failures({ sudoPassword: "" })).toEqual([
+      { property: "connection.sudoPassword", reason: "must not be empty" },
+    ]);
+    expect(failures({ sudoPassword: "a\nrm -rf /" })).toEqual([
+      { property: "connection.sudoPassword", reason: "must be one line (no line breaks)" },
+    ]);
+    expect(failures({ deleteUnreachable: "yes" })).toEqual([
+      { property: "connection.deleteUnreachable", reason: "must be true or false" },
+    ]);
+  });
+
+  it("never echoes a sudo password in a failure", () => {
+    const { failures } = resolveConnection({ host: "h", sudoPassword: "hunter2\nx", sudo: 3 });
+    expect(JSON.stringify(failures)).not.toContain("hunter2");
   });
 });
 
