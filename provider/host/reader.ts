@@ -50,6 +50,24 @@ export interface LinkFacts {
   readonly data?: Readonly<Record<string, unknown>>;
 }
 
+/**
+ * One forwarding-database entry of a link, as `bridge -json fdb show dev X`
+ * reports it (the fields we use): a MAC and, on a VXLAN device, the remote
+ * (`dst`) a frame to that MAC is sent to. The all-zero MAC is the default
+ * entry: frames to any MAC without an entry of their own (broadcast, unknown
+ * unicast) go to every all-zero entry's `dst` (head-end replication).
+ */
+export interface FdbEntry {
+  readonly mac: string;
+  readonly dst?: string;
+  /** `self`: the device's own table (a VXLAN's); entries with `master` are its bridge's. */
+  readonly flags?: readonly string[];
+  /** The bridge the entry belongs to, for a bridge's entry. */
+  readonly master?: string;
+  /** `permanent` for entries added by hand; learned ones have none (or `stale`). */
+  readonly state?: string;
+}
+
 /** A route as `ip -json route show to exact DEST table T` reports it (the fields resources use). */
 export interface RouteEntry {
   readonly dst: string;
@@ -93,6 +111,16 @@ export interface HostReader {
   ): Promise<TaggedRule[] | undefined>;
   /** `net.ipv4.ip_forward`; undefined when the namespace is not there. */
   ipForward(namespace: string | undefined): Promise<0 | 1 | undefined>;
+  /**
+   * A link's forwarding-database entries (`bridge [-n NS] -json fdb show dev X`);
+   * undefined when the link, or its namespace, is not there.
+   */
+  fdb(namespace: string | undefined, dev: string): Promise<FdbEntry[] | undefined>;
+}
+
+/** Equivalent to: `bridge [-n NS] -json fdb show dev X` */
+export function fdbShowArgv(namespace: string | undefined, dev: string): string[] {
+  return ["bridge", ...(namespace ? ["-n", namespace] : []), "-json", "fdb", "show", "dev", dev];
 }
 
 /** The facts of one link from its `ip -json -details link show` entry and its addresses. Pure. */
@@ -212,6 +240,16 @@ export function liveReader(host: Host): LiveHostReader {
         await host.runOk(argv);
       }
       return r.stdout.trim() === "1" ? 1 : 0;
+    },
+
+    async fdb(namespace, dev) {
+      const argv = fdbShowArgv(namespace, dev);
+      const r = await host.run(argv);
+      if (r.exitCode !== 0) {
+        if (isLinkAbsent(r.stderr)) return undefined;
+        await host.runOk(argv);
+      }
+      return parseJsonList<FdbEntry>(r.stdout);
     },
   };
 }
@@ -434,6 +472,12 @@ export function snapshotReader(snapshot: HostSnapshot, live?: HostReader): HostR
       const text = section(namespace, dump, "ip_forward", namespaceGone);
       if (text === undefined) return undefined;
       return text.trim() === "1" ? 1 : 0;
+    },
+
+    // The snapshot does not dump forwarding databases: a bridge's holds an entry per
+    // MAC seen on every port, which every refresh would pay for. The few VXLAN reads ask live.
+    async fdb(namespace, dev) {
+      return needLive("forwarding-database entries").fdb(namespace, dev);
     },
   };
 }

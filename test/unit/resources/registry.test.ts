@@ -48,12 +48,14 @@ describe("the registry of kinds", () => {
   });
 
   it("reads every kind from a host snapshot but the check, which probes the host live", () => {
+    // A Vxlan reads its link from the snapshot and its forwarding entries live.
     expect([...SNAPSHOT_READ_KINDS]).toEqual([
       "Namespace",
       "Bridge",
       "VethPair",
       "Route",
       "NatRule",
+      "Vxlan",
     ]);
   });
 });
