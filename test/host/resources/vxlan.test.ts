@@ -7,7 +7,9 @@
 
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { type Lab, type LabHost, startLab } from "../../../lab/labhost";
-import { closeAllSessions, transportStats } from "../../../provider/transport";
+import { closeAllSessions, hostFor, transportStats } from "../../../provider/transport";
+import { resolveConnection } from "../../../provider/transport/connection";
+import { diagnose } from "../../../provider/doctor";
 import { requireRoot } from "../../support/lab";
 import { type HostSnapshot, snapshotHost } from "../../support/snapshot";
 import {
@@ -318,6 +320,25 @@ describe("Vxlan", () => {
       ) as { mac: string; dst?: string }[];
       expect(fdb.some((e) => e.mac !== "00:00:00:00:00:00" && e.dst === ctx2.h.address)).toBe(true);
       for (const [d, m] of made) await d.expectNoDrift(m);
+
+      // The doctor follows the path into the VXLAN device and names the remote the frame goes to.
+      const { connection } = resolveConnection(ctx1.connection);
+      const doctorHost = hostFor(connection!);
+      const request = { from: { namespace: NS }, to: { address: "10.77.1.2" } };
+      const healthy = await diagnose(doctorHost, request);
+      expect(healthy.healthy, JSON.stringify(healthy.checks, null, 1)).toBe(true);
+      expect(healthy.checks.find((c) => c.id === "vxlan.fdb")).toMatchObject({
+        status: "ok",
+        title: expect.stringContaining(`to the remote ${ctx2.h.address}`),
+      });
+      expect(healthy.path.at(-1)?.note).toBe(`leaves the host through VXLAN to ${ctx2.h.address}`);
+      // With the remote's entries gone (the all-zero one and the learned one), nothing matches.
+      for (const e of fdb.filter((f) => f.dst)) {
+        await oob(ctx1.h, ["bridge", "fdb", "del", e.mac, "dev", "vx-seg", "dst", e.dst!]);
+      }
+      const broken = await diagnose(doctorHost, { ...request, noProbe: true });
+      expect(broken.firstFailure).toMatchObject({ id: "vxlan.fdb", status: "fail" });
+      expect(broken.firstFailure?.fix).toContain("bridge fdb append 00:00:00:00:00:00 dev vx-seg");
     } finally {
       for (const [d, m] of made) await d.delete(m);
       await tearDown(ctx1.h);
