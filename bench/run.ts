@@ -10,6 +10,12 @@
  * - shell floor: the very same commands, replayed in one plain SSH session.
  *
  * It prints a table and the targets it checks; it asserts nothing.
+ *
+ * With `--multi-host` (`npm run bench -- --multi-host`, or after the sizes:
+ * `-- 10,50 --multi-host`), it also builds one VXLAN segment across 4 lab
+ * hosts with 50 namespaces each, beside the same topology on 1 host with 200
+ * namespaces, and prints `up`, `refresh` and `destroy` times and the SSH
+ * connections per host. Without sizes, it runs only those rows.
  */
 
 import { execFileSync, spawnSync } from "node:child_process";
@@ -218,10 +224,128 @@ function targets(rows: Row[]): string[] {
   return out;
 }
 
+/** One row of the multi-host benchmark. */
+interface MultiRow {
+  hosts: number;
+  perHost: number;
+  op: Op;
+  seconds: number;
+  resources: number;
+  connections?: number;
+  channels?: number;
+  commands?: number;
+  peakRssMiB?: number;
+}
+
+/** `hosts` hosts × `perHost` namespaces on one VXLAN segment: up, refresh, destroy. */
+async function runMultiHost(all: LabHost[], hosts: number, perHost: number): Promise<MultiRow[]> {
+  const tag = `multi-${hosts}x${perHost}`;
+  const statsFile = (op: Op) => path.join(WORK, `stats-${tag}-${op}.json`);
+  const connections = all.slice(0, hosts).map((h) => ({
+    host: h.address,
+    privateKey: h.privateKey,
+    hostKey: h.hostKey,
+  }));
+  const stack = await openStack({
+    workDir: path.join(ROOT, "bench", "multihost"),
+    name: `bench-${tag}`,
+    passphrase: "linuxnet-bench",
+    fresh: true,
+    config: {
+      perHost: { value: String(perHost) },
+      hostCount: { value: String(hosts) },
+      hosts: { value: JSON.stringify(connections), secret: true },
+    },
+  });
+  const rows: MultiRow[] = [];
+  const resources = hosts * (2 * perHost + 2);
+  try {
+    for (const op of ["up", "refresh", "destroy"] as Op[]) {
+      Object.assign(stack.stack.workspace.envVars, {
+        LINUXNET_STATS_FILE: statsFile(op),
+        LINUXNET_COMMAND_LOG: "",
+      });
+      const started = process.hrtime.bigint();
+      const result =
+        op === "up"
+          ? await stack.stack.up()
+          : op === "refresh"
+            ? await stack.stack.refresh()
+            : await stack.stack.destroy();
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      if (result.summary.result !== "succeeded")
+        throw new Error(`${tag} ${op}: ${result.summary.result}`);
+      rows.push({ hosts, perHost, op, seconds, resources, ...readStats(statsFile(op)) });
+      console.error(`  ${tag.padEnd(14)} ${op.padEnd(8)}: ${seconds.toFixed(1)} s`);
+    }
+  } finally {
+    await stack.stack.destroy().catch(() => undefined);
+    await stack.dispose();
+  }
+  return rows;
+}
+
+function multiTable(rows: MultiRow[]): string {
+  const head = [
+    "hosts x namespaces",
+    "op",
+    "resources",
+    "wall s",
+    "ms/resource",
+    "conns",
+    "conns/host",
+    "channels",
+    "commands",
+    "provider peak MiB",
+  ];
+  const lines = rows.map((r) => [
+    `${r.hosts} x ${r.perHost}`,
+    r.op,
+    String(r.resources),
+    r.seconds.toFixed(2),
+    ((r.seconds * 1000) / r.resources).toFixed(1),
+    r.connections?.toString() ?? "-",
+    r.connections === undefined ? "-" : (r.connections / r.hosts).toFixed(1),
+    r.channels?.toString() ?? "-",
+    r.commands?.toString() ?? "-",
+    r.peakRssMiB?.toFixed(0) ?? "-",
+  ]);
+  const widths = head.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
+  const fmt = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(" | ")} |`;
+  return [fmt(head), fmt(widths.map((w) => "-".repeat(w))), ...lines.map(fmt)].join("\n");
+}
+
+/** The multi-host rows: 4 hosts × 50 namespaces on one segment, beside 1 host × 200. */
+async function multiHost(): Promise<MultiRow[]> {
+  const lab = await startLab({
+    id: "vxb",
+    hosts: [{ name: "h1" }, { name: "h2" }, { name: "h3" }, { name: "h4" }],
+  });
+  const rows: MultiRow[] = [];
+  try {
+    console.error("multi-host: one VXLAN segment");
+    rows.push(...(await runMultiHost(lab.hosts, 4, 50)));
+    rows.push(...(await runMultiHost(lab.hosts, 1, 200)));
+  } finally {
+    await lab.teardown();
+  }
+  return rows;
+}
+
 async function main(): Promise<void> {
-  const sizes = (process.argv[2] ?? "10,50,100,200").split(",").map(Number);
+  const args = process.argv.slice(2).filter((a) => a !== "--multi-host");
+  const withMultiHost = args.length !== process.argv.length - 2;
+  if (withMultiHost && args.length === 0) {
+    const rows = await multiHost().finally(() => fs.rmSync(WORK, { recursive: true, force: true }));
+    console.log(
+      `linuxnet multi-host benchmark: ${new Date().toISOString()}, ${os.cpus().length} cores, lab hosts on one fabric\n`,
+    );
+    console.log(multiTable(rows));
+    return;
+  }
+  const sizes = (args[0] ?? "10,50,100,200").split(",").map(Number);
   // A second argument limits the modes, e.g. "linuxnet,engine floor", to iterate quickly.
-  const only = process.argv[3]?.split(",");
+  const only = args[1]?.split(",");
   const wanted = (mode: Mode) => !only || only.includes(mode);
   const lab = await startLab({ id: "bench", hosts: [{ name: "h1" }] });
   const host = lab.host("h1");
@@ -236,7 +360,7 @@ async function main(): Promise<void> {
     }
   } finally {
     await lab.teardown();
-    fs.rmSync(WORK, { recursive: true, force: true });
+    if (!withMultiHost) fs.rmSync(WORK, { recursive: true, force: true });
   }
   const order: Mode[] = ["engine floor", "linuxnet", "shell floor", "dial per op"];
   rows.sort(
@@ -250,6 +374,14 @@ async function main(): Promise<void> {
   console.log(table(rows));
   console.log("");
   for (const line of targets(rows)) console.log(line);
+  if (withMultiHost) {
+    console.log("");
+    console.log(
+      multiTable(
+        await multiHost().finally(() => fs.rmSync(WORK, { recursive: true, force: true })),
+      ),
+    );
+  }
 }
 
 main().catch((e: Error) => {

@@ -17,6 +17,7 @@ export { Route, type RouteArgs } from "./resources/route";
 export { NatRule, type NatRuleArgs } from "./resources/nat";
 export { Sysctl, type SysctlArgs } from "./resources/sysctl";
 export { PortForward, type PortForwardArgs } from "./resources/portforward";
+export { Vxlan, type VxlanArgs } from "./resources/vxlan";
 export {
   CommandError,
   TransportError,

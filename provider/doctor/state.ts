@@ -34,6 +34,7 @@ export const CHECK_ORDER = [
   "bridge.port",
   "bridge.port.state",
   "route.gateway",
+  "vxlan.fdb",
   "nexthop.link",
   "forwarding",
   "iptables.forward",

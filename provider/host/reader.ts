@@ -51,6 +51,24 @@ export interface LinkFacts {
   readonly data?: Readonly<Record<string, unknown>>;
 }
 
+/**
+ * One forwarding-database entry of a link, as `bridge -json fdb show dev X`
+ * reports it (the fields we use): a MAC and, on a VXLAN device, the remote
+ * (`dst`) a frame to that MAC is sent to. The all-zero MAC is the default
+ * entry: frames to any MAC without an entry of their own (broadcast, unknown
+ * unicast) go to every all-zero entry's `dst` (head-end replication).
+ */
+export interface FdbEntry {
+  readonly mac: string;
+  readonly dst?: string;
+  /** `self`: the device's own table (a VXLAN's); entries with `master` are its bridge's. */
+  readonly flags?: readonly string[];
+  /** The bridge the entry belongs to, for a bridge's entry. */
+  readonly master?: string;
+  /** `permanent` for entries added by hand; learned ones have none (or `stale`). */
+  readonly state?: string;
+}
+
 /** A route as `ip -json route show to exact DEST table T` reports it (the fields resources use). */
 export interface RouteEntry {
   readonly dst: string;
@@ -100,6 +118,16 @@ export interface HostReader {
    * or the setting (an interface's, after the interface went), is not there.
    */
   sysctl(namespace: string | undefined, file: string): Promise<string | undefined>;
+  /**
+   * A link's forwarding-database entries (`bridge [-n NS] -json fdb show dev X`);
+   * undefined when the link, or its namespace, is not there.
+   */
+  fdb(namespace: string | undefined, dev: string): Promise<FdbEntry[] | undefined>;
+}
+
+/** Equivalent to: `bridge [-n NS] -json fdb show dev X` */
+export function fdbShowArgv(namespace: string | undefined, dev: string): string[] {
+  return ["bridge", ...(namespace ? ["-n", namespace] : []), "-json", "fdb", "show", "dev", dev];
 }
 
 /** The facts of one link from its `ip -json -details link show` entry and its addresses. Pure. */
@@ -224,6 +252,15 @@ export function liveReader(host: Host): LiveHostReader {
     async sysctl(namespace, file) {
       const found = await readSysctl(host, namespace, file);
       return "value" in found ? found.value : undefined;
+    },
+    async fdb(namespace, dev) {
+      const argv = fdbShowArgv(namespace, dev);
+      const r = await host.run(argv);
+      if (r.exitCode !== 0) {
+        if (isLinkAbsent(r.stderr)) return undefined;
+        await host.runOk(argv);
+      }
+      return parseJsonList<FdbEntry>(r.stdout);
     },
   };
 }
@@ -451,6 +488,11 @@ export function snapshotReader(snapshot: HostSnapshot, live?: HostReader): HostR
     async sysctl(namespace, file) {
       // The snapshot holds only the few settings a refresh of every kind needs.
       return needLive(`the setting ${file}`).sysctl(namespace, file);
+    },
+    // The snapshot does not dump forwarding databases: a bridge's holds an entry per
+    // MAC seen on every port, which every refresh would pay for. The few VXLAN reads ask live.
+    async fdb(namespace, dev) {
+      return needLive("forwarding-database entries").fdb(namespace, dev);
     },
   };
 }

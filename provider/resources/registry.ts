@@ -17,6 +17,7 @@ import { natKind } from "./nat";
 import { connectivityKind } from "./connectivity";
 import { sysctlKind } from "./sysctl";
 import { portForwardKind } from "./portforward";
+import { vxlanKind } from "./vxlan";
 
 /** Every kind, by the type name it has in the stack (its declaration's `name`). */
 export const kinds = {
@@ -28,9 +29,10 @@ export const kinds = {
   ConnectivityCheck: connectivityKind,
   Sysctl: sysctlKind,
   PortForward: portForwardKind,
+  Vxlan: vxlanKind,
 } as const;
 
-/** A kind's type name: `Namespace`, `Bridge`, `VethPair`, `Route`, `NatRule`, `ConnectivityCheck`, `Sysctl`, `PortForward`. */
+/** A kind's type name: `Namespace`, `Bridge`, `VethPair`, `Route`, `NatRule`, `ConnectivityCheck`, `Sysctl`, `PortForward`, `Vxlan`. */
 export type KindName = keyof typeof kinds;
 
 /** Every kind's name, in the order above. */

@@ -72,7 +72,7 @@ export interface ConnectionArgs {
    * `{ host: "bastion.example.net", privateKey }`. None when omitted. A chain
    * of jump hosts is a proxy with a proxy of its own (`ssh -J a,b` is
    * `{ host: b, proxy: { host: a } }`: the innermost is dialled first), at most
-   * {@link MAX_JUMP_HOSTS} deep. Updates in place: the objects stay on `host`,
+   * 8 deep. Updates in place: the objects stay on `host`,
    * only the way there changes.
    */
   proxy?: Input<ConnectionArgs>;

@@ -111,6 +111,52 @@ async function check(
       ? undefined
       : `no ${e.table} rule matching /${e.rule}/${ns ? ` in ${ns}` : ""}; there: ${all.join(" | ")}`;
   }
+  if ("vxlan" in e) {
+    const ns = name(e.in);
+    const dev = name(e.vxlan)!;
+    const where = `vxlan ${dev}${ns ? ` in ${ns}` : " on the host"}`;
+    const seen = (await link(h, ns, dev)) as
+      | (Awaited<ReturnType<typeof link>> & {
+          linkinfo?: { info_data?: { id?: number; port?: number; group?: string } };
+        })
+      | undefined;
+    if (!seen) return `${where} is missing`;
+    const data = seen.linkinfo?.info_data ?? {};
+    const wrong: string[] = [];
+    if (seen.linkinfo?.info_kind !== "vxlan") wrong.push(`type ${seen.linkinfo?.info_kind}`);
+    if (!seen.flags.includes("UP")) wrong.push("not UP");
+    if (data.id !== e.vni) wrong.push(`vni ${data.id}, expected ${e.vni}`);
+    if (data.port !== e.port) wrong.push(`port ${data.port}, expected ${e.port}`);
+    if (data.group !== e.group) wrong.push(`group ${data.group}, expected ${e.group}`);
+    if (seen.mtu !== e.mtu) wrong.push(`mtu ${seen.mtu}, expected ${e.mtu}`);
+    const master = name(e.master);
+    if ((seen.master ?? undefined) !== master)
+      wrong.push(`master ${seen.master}, expected ${master}`);
+    const out = await oob(h, [
+      ...(ns ? ["bridge", "-n", ns] : ["bridge"]),
+      "-json",
+      "fdb",
+      "show",
+      "dev",
+      dev,
+    ]);
+    const fdb = (out.trim() ? JSON.parse(out) : []) as {
+      mac: string;
+      dst?: string;
+      master?: string;
+    }[];
+    const remotes = fdb
+      .filter((f) => f.mac === "00:00:00:00:00:00" && f.dst && !f.master && f.dst !== e.group)
+      .map((f) => f.dst!)
+      .sort();
+    const want = e.remotes.map((r) => name(r)!).sort();
+    if (JSON.stringify(remotes) !== JSON.stringify(want))
+      wrong.push(`remotes ${remotes.join(" ")}, expected ${want.join(" ")}`);
+    const have = (await addresses(h, ns, dev)).sort();
+    if (JSON.stringify(have) !== JSON.stringify([...e.addresses].sort()))
+      wrong.push(`addresses ${have.join(" ")}, expected ${e.addresses.join(" ")}`);
+    return wrong.length ? `${where}: ${wrong.join("; ")}` : undefined;
+  }
   if ("forwarding" in e) {
     const ns = e.forwarding === "" ? undefined : name(e.forwarding);
     const value = (await oob(h, inNs(ns, ["cat", "/proc/sys/net/ipv4/ip_forward"]))).trim();

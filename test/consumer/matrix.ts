@@ -33,7 +33,8 @@ export type KindName =
   | "NatRule"
   | "PortForward"
   | "Sysctl"
-  | "ConnectivityCheck";
+  | "ConnectivityCheck"
+  | "Vxlan";
 
 /** One `new linuxnet.<kind>(name, args, { dependsOn })` statement. */
 export interface Decl {
@@ -79,6 +80,18 @@ export type Expectation =
       readonly rule: string;
       readonly table: "nat" | "filter";
       readonly in?: ObjectName;
+    }
+  | {
+      /** A VXLAN device: its id, port, MTU, bridge and the remotes in its forwarding database, exactly. */
+      readonly vxlan: ObjectName;
+      readonly in?: ObjectName;
+      readonly vni: number;
+      readonly port: number;
+      readonly mtu: number;
+      readonly master?: ObjectName;
+      readonly group?: string;
+      readonly remotes: readonly ObjectName[];
+      readonly addresses: readonly string[];
     }
   | { readonly forwarding: ObjectName | ""; readonly value: "0" | "1" }
   | {
@@ -773,6 +786,108 @@ export function matrix(): Configuration[] {
     ),
   );
 
+  // ---- Vxlan
+  add("vxlan, a remote on the fabric, every input written out", (p, i) => ({
+    decls: [
+      {
+        kind: "Vxlan",
+        name: `${p}vx`,
+        args: {
+          name: `${p}vx`,
+          vni: 1000 + i,
+          remotes: [code("lab.jumpHost")],
+          local: code("lab.host"),
+          device: "eth0",
+          port: 4789,
+          mtu: 1400,
+          addresses: [v4(i, 1)],
+        },
+      },
+    ],
+    names: { [`${p}remote`]: code("lab.jumpHost") },
+    expect: [
+      {
+        vxlan: `${p}vx`,
+        vni: 1000 + i,
+        port: 4789,
+        mtu: 1400,
+        remotes: [{ output: `${p}remote` }],
+        addresses: [v4(i, 1)],
+      },
+    ],
+  }));
+  add("vxlan, a port of a bridge, two remotes, MTU derived, another port", (p, i) => ({
+    decls: [
+      { kind: "Bridge", name: `${p}br`, args: { name: `${p}br` } },
+      {
+        kind: "Vxlan",
+        name: `${p}vx`,
+        args: {
+          name: `${p}vx`,
+          vni: 1000 + i,
+          remotes: [code("lab.jumpHost"), `192.0.2.${i}`],
+          port: 8472,
+          bridge: ref(`${p}br`),
+        },
+      },
+    ],
+    names: { [`${p}remote`]: code("lab.jumpHost") },
+    expect: [
+      {
+        vxlan: `${p}vx`,
+        vni: 1000 + i,
+        port: 8472,
+        // The route to the first remote leaves by the fabric's eth0 (1500): 1500 - 50.
+        mtu: 1450,
+        master: `${p}br`,
+        remotes: [{ output: `${p}remote` }, `192.0.2.${i}`],
+        addresses: [],
+      },
+    ],
+  }));
+  add("vxlan in a namespace, auto-named, no remotes yet", (p, i) => ({
+    decls: [
+      ns(`${p}ns`),
+      {
+        kind: "Vxlan",
+        name: `${p}vx`,
+        args: { vni: 1000 + i, namespace: ref(`${p}ns`), addresses: [v4(i, 1)] },
+      },
+    ],
+    names: { [`${p}vx`]: code(`${p}vx.name`) },
+    expect: [
+      {
+        vxlan: { output: `${p}vx` },
+        in: `${p}ns`,
+        vni: 1000 + i,
+        port: 4789,
+        mtu: 1450,
+        remotes: [],
+        addresses: [v4(i, 1)],
+      },
+    ],
+  }));
+  add("vxlan, a multicast group on eth0", (p, i) => ({
+    decls: [
+      {
+        kind: "Vxlan",
+        name: `${p}vx`,
+        args: { name: `${p}vx`, vni: 1000 + i, group: `239.1.1.${i}`, device: "eth0" },
+      },
+    ],
+    expect: [
+      {
+        vxlan: `${p}vx`,
+        vni: 1000 + i,
+        port: 4789,
+        mtu: 1450,
+        group: `239.1.1.${i}`,
+        remotes: [],
+        addresses: [],
+      },
+    ],
+  }));
+
   // ---- Connections other than the stack's default
   for (const [which, connection] of Object.entries(CONNECTIONS)) {
     add(`connection: ${which}`, (p, i) => ({
@@ -874,6 +989,7 @@ export function falsified(configs: readonly Configuration[]): Configuration[] {
     if ("rule" in e) return { ...e, rule: `${e.rule}NOT-THERE` };
     if ("forwarding" in e) return { ...e, value: e.value === "1" ? "0" : "1" };
     if ("sysctl" in e) return { ...e, value: `${e.value}9` };
+    if ("vxlan" in e) return { ...e, remotes: [...e.remotes, "192.0.2.254"] };
     return { healthy: `${e.healthy}-none` };
   };
   return configs.map((c) => ({ ...c, expect: c.expect.map(wrong) }));

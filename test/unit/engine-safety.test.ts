@@ -25,7 +25,7 @@ import { type KindName, handler, interrupted, kinds } from "../../provider/runti
 import { structSafe } from "../../provider/struct";
 import { TransportError } from "../../provider/errors";
 import type { BaseInputs, Kind } from "../../provider/resources/kind";
-import type { HostReader, LinkFacts, RouteEntry } from "../../provider/host/reader";
+import type { FdbEntry, HostReader, LinkFacts, RouteEntry } from "../../provider/host/reader";
 import type { TaggedRule } from "../../provider/host/iptables";
 import { transportStats } from "../../provider/transport";
 import { PROVIDER_KEY, UNKNOWN, containsNonFinite, containsUndefined } from "./support";
@@ -85,6 +85,21 @@ const FIELDS: Record<KindName, readonly string[]> = {
     "inInterface",
     "fromHost",
     "forwarding",
+  ],
+  Vxlan: [
+    "connection",
+    "resourceName",
+    "name",
+    "vni",
+    "remotes",
+    "group",
+    "local",
+    "device",
+    "port",
+    "bridge",
+    "namespace",
+    "mtu",
+    "addresses",
   ],
 };
 
@@ -183,6 +198,14 @@ const vethEnd = fc.record(
   },
   { requiredKeys: [] },
 );
+
+/** A unicast IPv4 address a VXLAN peer can have. */
+const v4Unicast = fc
+  .ipV4()
+  .filter((a) => !["unspecified", "multicast", "broadcast"].includes(ipaddr.parse(a).range()));
+const v4Multicast = fc
+  .tuple(fc.integer({ min: 224, max: 239 }), octet, octet, octet)
+  .map((o) => o.join("."));
 
 const endpoint = fc.record({ namespace: nsName, address: v4Plain }, { requiredKeys: [] });
 
@@ -321,6 +344,29 @@ const VALID: Record<KindName, fc.Arbitrary<Props>> = {
       const port = Math.min(toPort, 65535 - (last - first));
       return { ...rest, hostPort, to: `${address}:${port}` };
     }),
+  Vxlan: fc
+    .tuple(
+      fc.record(
+        {
+          name: ifName,
+          vni: fc.oneof(fc.constantFrom(1, 42, 16777215), fc.integer({ min: 1, max: 16777215 })),
+          local: v4Unicast,
+          device: ifName,
+          port: fc.integer({ min: 1, max: 65535 }),
+          bridge: ifName,
+          namespace: nsName,
+          mtu: fc.integer({ min: 68, max: 65535 }),
+          addresses: addressList,
+        },
+        { requiredKeys: ["vni"] },
+      ),
+      fc.oneof(
+        fc.record({ remotes: fc.uniqueArray(v4Unicast, { maxLength: 4 }) }, { requiredKeys: [] }),
+        fc.record({ group: v4Multicast, device: ifName }),
+      ),
+    )
+    .map(([rest, peers]) => ({ ...rest, ...peers }))
+    .filter((v) => !(((v as Props).remotes as string[] | undefined) ?? []).includes(v.local!)),
 };
 
 /** Valid inputs as the engine sends them: a connection, the resource's name and the serialized provider. */
@@ -757,6 +803,7 @@ function stubReader(facts: ReaderFacts, props: Props): HostReader {
     taggedRules: async () => facts.rules,
     ipForward: async () => facts.ipForward,
     sysctl: async () => facts.sysctl,
+    fdb: async () => facts.fdb,
   };
 }
 
@@ -769,6 +816,7 @@ interface ReaderFacts {
   readonly rules: TaggedRule[] | undefined;
   readonly ipForward: 0 | 1 | undefined;
   readonly sysctl: string | undefined;
+  readonly fdb: FdbEntry[] | undefined;
 }
 
 const maybe = <T>(arb: fc.Arbitrary<T>) => fc.option(arb, { nil: undefined });
@@ -852,6 +900,21 @@ const readerFacts: fc.Arbitrary<ReaderFacts> = fc.record({
   ),
   ipForward: fc.constantFrom(0 as const, 1 as const, undefined),
   sysctl: fc.constantFrom("1", "0", "1\t0", "", undefined),
+  fdb: maybe(
+    fc.array(
+      fc.record(
+        {
+          mac: fc.constantFrom("00:00:00:00:00:00", "02:42:ac:11:00:02"),
+          dst: v4Unicast,
+          flags: fc.constantFrom(["self"], [], ["self", "offload"]),
+          master: fc.constantFrom("br0"),
+          state: fc.constantFrom("permanent", "stale"),
+        },
+        { requiredKeys: ["mac"] },
+      ),
+      { maxLength: 4 },
+    ),
+  ),
 });
 
 /** Outputs as a kind's create returns them: its checked inputs and its own output fields, some unset. */
@@ -876,6 +939,7 @@ const EXTRA_OUTPUTS: Record<KindName, fc.Arbitrary<Props>> = {
     summary: fc.string(),
     firstFailure: fc.constantFrom("bridge.up", undefined),
   }),
+  Vxlan: fc.record({ effectiveMtu: fc.constantFrom(1450, 1400, undefined) }),
 };
 
 describe.each(NAMES.map((kind) => [kind] as const))("%s outputs", (kind) => {

@@ -14,6 +14,7 @@ const valid: Record<KindName, Record<string, unknown>> = {
   ConnectivityCheck: { from: { namespace: "ns-blue" }, to: { namespace: "ns-green" } },
   Sysctl: { namespace: "ns-blue", key: "net.ipv4.conf.all.rp_filter", value: "2" },
   PortForward: { protocol: "tcp", hostPort: 8080, to: "10.0.0.2:80" },
+  Vxlan: { name: "vx0", vni: 42, remotes: ["10.213.0.3"], bridge: "br0" },
 };
 const names = Object.keys(kinds) as KindName[];
 
@@ -28,6 +29,7 @@ describe("handler", () => {
       "ConnectivityCheck",
       "Sysctl",
       "PortForward",
+      "Vxlan",
     ]);
   });
 

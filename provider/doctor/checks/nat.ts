@@ -17,7 +17,9 @@ import { packetBase, srcNetwork } from "./filter";
 /** The path leaves the host by `dev` of `ns`, at hop number `hop`. */
 export function egress(w: WalkState, ns: string | undefined, dev: Link, hop: number): void {
   const last = w.path.at(-1);
-  if (last && last.namespace === ns && last.out === dev.name) {
+  if (last?.note?.startsWith("leaves the host")) {
+    // Already said where it leaves (through a VXLAN tunnel).
+  } else if (last && last.namespace === ns && last.out === dev.name) {
     w.path[w.path.length - 1] = { ...last, note: "leaves the host" };
   } else {
     w.path.push({ namespace: ns, out: dev.name, note: "leaves the host" });

@@ -2,7 +2,8 @@
  * One L2 segment crossed: from the interface a namespace sends by, over a
  * veth pair (and the bridge its peer is a port of) to the link that holds the
  * next hop. Checks `veth.peer`, `veth.peer.up` and `route.gateway`, and calls
- * the bridge family and, for bridged traffic, FORWARD.
+ * the bridge family, for bridged traffic FORWARD, and for a segment that goes
+ * on through a VXLAN device, where that device sends the frame.
  */
 
 import { quoteArgv } from "../../shell/quote";
@@ -16,6 +17,7 @@ import { type Link, adminUp, findLink, hasCarrier, vethPeer } from "../world";
 import { bridgeFor, checkBridgePort, checkFarSide } from "./bridge";
 import { checkBridged } from "./filter";
 import { guessRouteFix } from "./routes";
+import { followVxlan } from "./vxlan";
 
 /** Where the crossing leads: the link holding the next hop (and the bridge on the way), off the host, or nowhere. */
 export type Crossed = { link: Link; bridge?: string } | "egress" | "stop";
@@ -129,6 +131,8 @@ export async function crossSegment(
       }
       segment = directSegment(`${dev.name}–${peer.name}`, peer);
     }
+  } else if (dev.kind === "vxlan") {
+    return (await followVxlan(w, ns, dev, nexthop)) ? "egress" : "stop";
   } else {
     return "egress";
   }
@@ -140,6 +144,22 @@ export async function crossSegment(
   const where =
     segment.kind === "bridge" ? `${segment.label}'s segment` : `the other end of ${dev.name}`;
   if (owners.length === 0) {
+    const tunnels = segment.external
+      .map((name) => findLink(w.world, segment.namespace, name))
+      .filter((l): l is Link => l?.kind === "vxlan");
+    if (tunnels.length > 0) {
+      pass(
+        w,
+        "route.gateway",
+        segment.namespace,
+        `${nexthop} is on ${where}`,
+        `no interface on this host has ${nexthop}; ${segment.label} goes on to other hosts through VXLAN (${tunnels.map((t) => t.name).join(", ")})`,
+      );
+      for (const tunnel of tunnels) {
+        if (!(await followVxlan(w, segment.namespace, tunnel, nexthop))) return "stop";
+      }
+      return "egress";
+    }
     if (segment.external.length > 0) {
       record(
         w,

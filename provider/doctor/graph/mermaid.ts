@@ -40,7 +40,14 @@ export function toMermaid(t: Topology): string {
   });
   for (const e of t.edges) {
     if (!ids.has(e.from) || !ids.has(e.to)) continue;
-    const arrow = e.kind === "veth" ? "<-->|veth|" : e.kind === "port" ? "---" : "-.->|SNAT|";
+    const arrow =
+      e.kind === "veth"
+        ? "<-->|veth|"
+        : e.kind === "port"
+          ? "---"
+          : e.kind === "tunnel"
+            ? `<-.->|${mermaidText(e.label ?? "vxlan")}|`
+            : "-.->|SNAT|";
     lines.push(`  ${id(e.from)} ${arrow} ${id(e.to)}`);
   }
   return lines.join("\n") + "\n";

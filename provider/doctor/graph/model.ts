@@ -31,9 +31,12 @@ export interface GraphEdge {
   readonly to: string;
   /**
    * `veth`: the two ends of a pair (the end in a named namespace first);
-   * `port`: an interface to its bridge; `nat`: a rule to its outgoing interface.
+   * `port`: an interface to its bridge; `nat`: a rule to its outgoing interface;
+   * `tunnel`: a VXLAN device to a remote host (or multicast group) of its segment.
    */
-  readonly kind: "veth" | "port" | "nat";
+  readonly kind: "veth" | "port" | "nat" | "tunnel";
+  /** What the line says, when more than its kind: `vxlan vni 42`. */
+  readonly label?: string;
 }
 
 /** A route worth drawing (not the kernel's own connected routes). */

@@ -190,6 +190,40 @@ const PICTURES: { readonly [K in KindName]: Picture } = {
     });
     scene.namespaces.add(ns);
   },
+  Vxlan(o, scene) {
+    const name = str(o.name);
+    if (!name) return;
+    const ns = str(o.namespace);
+    const id = ifId(ns, name);
+    const vni = typeof o.vni === "number" ? ` vni ${o.vni}` : "";
+    scene.addInterface({
+      id,
+      namespace: ns,
+      name,
+      kind: "other",
+      addresses: strings(o.addresses),
+      up: true,
+    });
+    const bridge = str(o.bridge);
+    if (bridge)
+      scene.edges.push({ from: id, to: scene.referTo(ns, bridge, "bridge"), kind: "port" });
+    // The tunnel: one line to each remote (or the group), drawn as a host off this one.
+    const group = str(o.group);
+    for (const peer of group ? [group] : strings(o.remotes)) {
+      const to = `remote:${peer}`;
+      if (!scene.interfaces.has(to)) {
+        scene.addInterface({
+          id: to,
+          namespace: undefined,
+          name: `${group ? "group" : "remote"} ${peer}`,
+          kind: "other",
+          addresses: [],
+          external: true,
+        });
+      }
+      scene.edges.push({ from: id, to, kind: "tunnel", label: `vxlan${vni}` });
+    }
+  },
 };
 
 /** Builds the picture from the linuxnet resources of a stack's state. Pure; secrets are never read. */

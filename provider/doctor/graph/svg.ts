@@ -182,15 +182,17 @@ export function toSvg(t: Topology): string {
     const style =
       e.kind === "nat"
         ? `stroke="#b03030" stroke-dasharray="5,4"`
-        : e.kind === "veth"
-          ? `stroke="#2060c0" stroke-width="2"`
-          : `stroke="#555"`;
+        : e.kind === "tunnel"
+          ? `stroke="#208040" stroke-width="2" stroke-dasharray="8,3"`
+          : e.kind === "veth"
+            ? `stroke="#2060c0" stroke-width="2"`
+            : `stroke="#555"`;
     parts.push(
       `<path class="edge ${e.kind}" d="M${x1},${y1} C${mid},${y1} ${mid},${y2} ${x2},${y2}" fill="none" ${style}/>`,
     );
     if (e.kind !== "port") {
       parts.push(
-        `<text x="${mid}" y="${(y1 + y2) / 2 - 4}" font-size="10" text-anchor="middle" fill="#555">${e.kind === "veth" ? "veth" : "SNAT"}</text>`,
+        `<text x="${mid}" y="${(y1 + y2) / 2 - 4}" font-size="10" text-anchor="middle" fill="#555">${e.kind === "veth" ? "veth" : e.kind === "tunnel" ? xml(e.label ?? "vxlan") : "SNAT"}</text>`,
       );
     }
   }

@@ -180,3 +180,53 @@ describe("parseNatRules", () => {
     ).toEqual(want);
   });
 });
+
+describe("a VXLAN segment in the stack's picture", () => {
+  const vxlan = (outputs: Record<string, unknown>) => ({
+    type: "pulumi-nodejs:dynamic/linuxnet:Vxlan",
+    outputs,
+  });
+  const t = topologyFromStack([
+    { type: "pulumi-nodejs:dynamic/linuxnet:Bridge", outputs: { name: "br-east" } },
+    vxlan({
+      name: "vx-seg",
+      vni: 42,
+      bridge: "br-east",
+      remotes: ["10.213.0.12", "10.213.0.13"],
+      addresses: [],
+    }),
+    vxlan({ name: "vx-mc", vni: 7, group: "239.1.1.1", remotes: [] }),
+  ]);
+
+  it("draws the device as a port of its bridge and a tunnel to each remote (or its group)", () => {
+    expect(t.edges).toContainEqual({ from: "/vx-seg", to: "/br-east", kind: "port" });
+    expect(t.edges).toContainEqual({
+      from: "/vx-seg",
+      to: "remote:10.213.0.12",
+      kind: "tunnel",
+      label: "vxlan vni 42",
+    });
+    expect(t.edges).toContainEqual({
+      from: "/vx-seg",
+      to: "remote:10.213.0.13",
+      kind: "tunnel",
+      label: "vxlan vni 42",
+    });
+    expect(t.edges).toContainEqual({
+      from: "/vx-mc",
+      to: "remote:239.1.1.1",
+      kind: "tunnel",
+      label: "vxlan vni 7",
+    });
+    expect(t.interfaces.find((i) => i.id === "remote:10.213.0.12")).toMatchObject({
+      name: "remote 10.213.0.12",
+      external: true,
+    });
+  });
+
+  it("labels the tunnel in Mermaid and SVG", () => {
+    expect(toMermaid(t)).toContain("<-.->|vxlan vni 42|");
+    expect(toSvg(t)).toContain('class="edge tunnel"');
+    expect(toSvg(t)).toContain(">vxlan vni 42</text>");
+  });
+});

@@ -40,6 +40,15 @@ const BASE: Record<KindName, Record<string, unknown>> = {
     inInterface: "eth0",
     fromHost: true,
   },
+  Vxlan: {
+    name: "vx0",
+    vni: 42,
+    remotes: ["10.213.0.3", "10.213.0.4"],
+    local: "10.213.0.2",
+    device: "eth0",
+    bridge: "br0",
+    addresses: ["10.77.0.1/24"],
+  },
 };
 
 function inputsOf(kind: KindName, set: Record<string, unknown> = {}): BaseInputs {
@@ -650,6 +659,112 @@ const ROWS: Row[] = [
     set: { "connection.proxy": { host: "`reboot`" } },
     property: "connection.proxy.host",
   },
+  // Vxlan
+  { label: "a VNI of 0", kind: "Vxlan", set: { vni: 0 }, property: "vni" },
+  { label: "a VNI of 2^24", kind: "Vxlan", set: { vni: 16777216 }, property: "vni" },
+  { label: "a negative VNI", kind: "Vxlan", set: { vni: -42 }, property: "vni" },
+  { label: "a VNI as a string", kind: "Vxlan", set: { vni: "42; reboot" }, property: "vni" },
+  { label: "no VNI", kind: "Vxlan", set: { vni: undefined }, property: "vni" },
+  { label: "a VXLAN port of 0", kind: "Vxlan", set: { port: 0 }, property: "port" },
+  { label: "a VXLAN port of 65536", kind: "Vxlan", set: { port: 65536 }, property: "port" },
+  {
+    label: "a remote with a command substitution",
+    kind: "Vxlan",
+    set: { remotes: ["10.213.0.3", "$(reboot)"] },
+    property: "remotes[1]",
+  },
+  {
+    label: "a remote that is a multicast address",
+    kind: "Vxlan",
+    set: { remotes: ["239.1.1.1"] },
+    property: "remotes[0]",
+  },
+  {
+    label: "a remote that is an IPv6 address",
+    kind: "Vxlan",
+    set: { remotes: ["fd00::2"] },
+    property: "remotes[0]",
+  },
+  {
+    label: "a remote in shortened form",
+    kind: "Vxlan",
+    set: { remotes: ["10.1"] },
+    property: "remotes[0]",
+  },
+  {
+    label: "a remote with a prefix length",
+    kind: "Vxlan",
+    set: { remotes: ["10.213.0.3/24"] },
+    property: "remotes[0]",
+  },
+  {
+    label: "a remote given twice",
+    kind: "Vxlan",
+    set: { remotes: ["10.213.0.3", "10.213.0.3"] },
+    property: "remotes[1]",
+  },
+  {
+    label: "a remote equal to local",
+    kind: "Vxlan",
+    set: { remotes: ["10.213.0.3", "10.213.0.2"] },
+    property: "remotes[1]",
+  },
+  {
+    label: "remotes as a string",
+    kind: "Vxlan",
+    set: { remotes: "10.213.0.3" },
+    property: "remotes",
+  },
+  {
+    label: "remotes and a group together",
+    kind: "Vxlan",
+    set: { group: "239.1.1.1" },
+    property: "group",
+  },
+  {
+    label: "a group that is not multicast",
+    kind: "Vxlan",
+    set: { remotes: [], group: "10.1.1.1" },
+    property: "group",
+  },
+  {
+    label: "a group without a device",
+    kind: "Vxlan",
+    set: { remotes: [], group: "239.1.1.1", device: undefined },
+    property: "device",
+  },
+  {
+    label: "a local that is broadcast",
+    kind: "Vxlan",
+    set: { local: "255.255.255.255" },
+    property: "local",
+  },
+  { label: "a local with a pipe", kind: "Vxlan", set: { local: "10.0.0.1|sh" }, property: "local" },
+  {
+    label: "a VXLAN device name of 16 bytes",
+    kind: "Vxlan",
+    set: { name: SIXTEEN },
+    property: "name",
+  },
+  {
+    label: "an underlay device with a semicolon",
+    kind: "Vxlan",
+    set: { device: "eth0;reboot" },
+    property: "device",
+  },
+  {
+    label: "a VXLAN bridge with a space",
+    kind: "Vxlan",
+    set: { bridge: "br 0" },
+    property: "bridge",
+  },
+  {
+    label: "a VXLAN address without a prefix",
+    kind: "Vxlan",
+    set: { addresses: ["10.77.0.1"] },
+    property: "addresses[0]",
+  },
+  { label: "a VXLAN MTU of 67", kind: "Vxlan", set: { mtu: 67 }, property: "mtu" },
   // Values of the wrong shape altogether
   {
     label: "a connection that is a bare host name, not an object",

@@ -48,6 +48,7 @@ describe("the registry of kinds", () => {
   });
 
   it("reads every kind from a host snapshot but the check, which probes the host live, and Sysctl, whose settings the snapshot does not hold", () => {
+    // A Vxlan reads its link from the snapshot and its forwarding entries live.
     expect([...SNAPSHOT_READ_KINDS]).toEqual([
       "Namespace",
       "Bridge",
@@ -55,6 +56,7 @@ describe("the registry of kinds", () => {
       "Route",
       "NatRule",
       "PortForward",
+      "Vxlan",
     ]);
   });
 });
