@@ -43,6 +43,31 @@ interface Row {
 
 const WORK = fs.mkdtempSync(path.join(os.tmpdir(), "linuxnet-bench-"));
 
+/** Runs one operation of a bench stack and returns its wall time in seconds; throws unless it succeeded. */
+async function timed(
+  stack: {
+    stack: { up(): Promise<Outcome>; refresh(): Promise<Outcome>; destroy(): Promise<Outcome> };
+  },
+  op: Op,
+  what: string,
+): Promise<number> {
+  const started = process.hrtime.bigint();
+  const result =
+    op === "up"
+      ? await stack.stack.up()
+      : op === "refresh"
+        ? await stack.stack.refresh()
+        : await stack.stack.destroy();
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  if (result.summary.result !== "succeeded") throw new Error(`${what}: ${result.summary.result}`);
+  return seconds;
+}
+
+/** What an Automation API operation reports, as far as the bench looks. */
+interface Outcome {
+  summary: { result: string };
+}
+
 function readStats(file: string) {
   if (!fs.existsSync(file)) return {};
   const s = JSON.parse(fs.readFileSync(file, "utf8"));
@@ -86,16 +111,7 @@ async function runEngine(
         // The commands of the plain run are what the shell floor replays.
         LINUXNET_COMMAND_LOG: mode === "linuxnet" ? logFile : "",
       });
-      const started = process.hrtime.bigint();
-      const result =
-        op === "up"
-          ? await stack.stack.up()
-          : op === "refresh"
-            ? await stack.stack.refresh()
-            : await stack.stack.destroy();
-      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      if (result.summary.result !== "succeeded")
-        throw new Error(`${mode} ${op} N=${n}: ${result.summary.result}`);
+      const seconds = await timed(stack, op, `${mode} ${op} N=${n}`);
       const stateKiB = op === "up" ? fs.statSync(stack.stateFile()).size / 1024 : undefined;
       rows.push({ n, mode, op, seconds, resources, stateKiB, ...readStats(statsFile(op)) });
       console.error(`  ${mode.padEnd(12)} ${op.padEnd(8)} N=${n}: ${seconds.toFixed(1)} s`);
@@ -265,16 +281,7 @@ async function runMultiHost(all: LabHost[], hosts: number, perHost: number): Pro
         LINUXNET_STATS_FILE: statsFile(op),
         LINUXNET_COMMAND_LOG: "",
       });
-      const started = process.hrtime.bigint();
-      const result =
-        op === "up"
-          ? await stack.stack.up()
-          : op === "refresh"
-            ? await stack.stack.refresh()
-            : await stack.stack.destroy();
-      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      if (result.summary.result !== "succeeded")
-        throw new Error(`${tag} ${op}: ${result.summary.result}`);
+      const seconds = await timed(stack, op, `${tag} ${op}`);
       rows.push({ hosts, perHost, op, seconds, resources, ...readStats(statsFile(op)) });
       console.error(`  ${tag.padEnd(14)} ${op.padEnd(8)}: ${seconds.toFixed(1)} s`);
     }
