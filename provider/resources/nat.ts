@@ -22,10 +22,16 @@ import {
   writeForwardingRecord,
 } from "../host/forwarding";
 import { liveReader } from "../host/reader";
-import { firewallFor, tagged } from "../firewall";
+import {
+  type FirewallBackend,
+  type FirewallChoice,
+  chooseFirewall,
+  firewallFor,
+  tagged,
+} from "../firewall";
 import { withLock } from "./lock";
 import { type BaseInputs, transactional } from "./kind";
-import { type FieldType, bool, checked, connection, declareKind } from "./declare";
+import { type FieldType, bool, checked, connection, declareKind, firewallField } from "./declare";
 import { interfaceNameProblem, isUnknown, namespaceNameProblem, parseNetwork } from "./validate";
 
 /** Inputs of a NatRule, as the provider sees them. */
@@ -38,6 +44,8 @@ export interface NatInputs extends BaseInputs {
   readonly outInterface?: string;
   /** Turn on `net.ipv4.ip_forward` where the rule lives, while it exists; true. */
   readonly forwarding: boolean;
+  /** The firewall backend asked for; `auto` (decided at create). */
+  readonly firewall?: FirewallChoice;
 }
 
 /** Outputs of a NatRule. */
@@ -46,6 +54,8 @@ export interface NatOutputs extends NatInputs {
   readonly tag: string;
   /** `ip_forward` as it was before the first of our rules there turned it on (0 or 1). */
   readonly forwardingBefore?: 0 | 1;
+  /** The backend the rule was made with; unset in state from before the choice existed: iptables. */
+  readonly firewallBackend?: FirewallBackend;
 }
 
 /** True when another of our rules (not `exceptTag`'s) needs forwarding; `:fwd0`/`:fwd1` are older tags. */
@@ -58,9 +68,6 @@ export function othersNeedForwarding(
   );
 }
 
-/** The rules' backend. */
-const firewall = firewallFor();
-
 /** Creates and deletes that touch one namespace's forwarding take turns. */
 function forwardingLockKey(host: string, namespace: string | undefined): string {
   return `forwarding ${host} ${namespace ?? "@host"}`;
@@ -70,7 +77,7 @@ function baseTag(id: string): string {
   return `linuxnet:${id}`;
 }
 
-/** The network to masquerade: IPv4 (the rule is iptables), normalised; required. */
+/** The network to masquerade: IPv4 (as the iptables rule is), normalised; required. */
 const source: FieldType = {
   check(value, ctx) {
     if (value === undefined) {
@@ -100,8 +107,9 @@ export const natKind = declareKind<NatInputs, NatOutputs>({
     source: { type: source, change: "replace" },
     outInterface: { type: checked(interfaceNameProblem), change: "replace" },
     forwarding: { type: bool(true), change: "replace" },
+    firewall: firewallField("replace"),
   },
-  outputs: ["tag", "forwardingBefore"],
+  outputs: ["tag", "forwardingBefore", "firewallBackend"],
   // A replacement gets a new id and tag: old and new may exist together for a moment.
   snapshotRead: true,
   deleteBeforeReplace: false,
@@ -109,6 +117,8 @@ export const natKind = declareKind<NatInputs, NatOutputs>({
   idOf: () => `nat-${randomBytes(4).toString("hex")}`,
 
   async create(host, inputs, id) {
+    const firewallBackend = await chooseFirewall(host, inputs.firewall);
+    const firewall = firewallFor(firewallBackend);
     return withLock(forwardingLockKey(host.name, inputs.namespace), () =>
       transactional(async (undo) => {
         const ns = inputs.namespace;
@@ -137,13 +147,13 @@ export const natKind = declareKind<NatInputs, NatOutputs>({
             `on ${host.name}: the NAT rule ${tag} was appended but does not read back`,
           );
         }
-        return { ...inputs, tag, forwardingBefore };
+        return { ...inputs, tag, forwardingBefore, firewallBackend };
       }),
     );
   },
 
   async read(reader, id, props) {
-    const rules = await firewall.masquerades(reader, props.namespace);
+    const rules = await firewallFor(props.firewallBackend).masquerades(reader, props.namespace);
     const ours = (rules ?? []).find((x) => tagged(x, baseTag(id)));
     if (!ours) return undefined;
     // Forwarding turned off behind our back is drift: `up` turns it on again.
@@ -158,11 +168,17 @@ export const natKind = declareKind<NatInputs, NatOutputs>({
 
   async update(_host, _id, olds, news) {
     // Every field of the rule replaces; what is left to update is the connection, which is state only.
-    return { ...news, tag: olds.tag, forwardingBefore: olds.forwardingBefore };
+    return {
+      ...news,
+      tag: olds.tag,
+      forwardingBefore: olds.forwardingBefore,
+      firewallBackend: olds.firewallBackend,
+    };
   },
 
   async delete(host, id, props) {
     const ns = props.namespace;
+    const firewall = firewallFor(props.firewallBackend);
     return withLock(forwardingLockKey(host.name, ns), async () => {
       const live = liveReader(host);
       if (!(await firewall.masquerades(live, ns))) {
@@ -172,7 +188,13 @@ export const natKind = declareKind<NatInputs, NatOutputs>({
       }
       await firewall.deleteMasquerades(host, ns, baseTag(id));
       // Read again after our own rule went: what is left is what still needs forwarding.
-      const left = (await firewall.masquerades(live, ns)) ?? [];
+      // Rules of the other backend (a stack may mix them in one namespace) need it as much; a
+      // backend the host cannot list (its command is not installed) holds none of ours.
+      const other = firewallFor(firewall.name === "nftables" ? "iptables" : "nftables");
+      const left = [
+        ...((await firewall.masquerades(live, ns)) ?? []),
+        ...((await other.masquerades(live, ns).catch(() => undefined)) ?? []),
+      ];
       if (props.forwarding && !othersNeedForwarding(left, baseTag(id))) {
         // The last of our rules here that needed forwarding: put back the value found before the first.
         const recorded = await readForwardingRecord(host, ns);
@@ -222,11 +244,23 @@ export interface NatRuleArgs {
    * Changing it replaces the rule.
    */
   forwarding?: pulumi.Input<boolean>;
+  /**
+   * The firewall that holds the rule: `"iptables"` (a tagged rule in the
+   * `nat` table's POSTROUTING), `"nftables"` (a tagged rule in our own table
+   * `inet linuxnet`, chain `postrouting` at priority 100, removed with our
+   * last rule), or `"auto"`: iptables where the `iptables` command works,
+   * else nftables; decided once, at create, and kept in the
+   * `firewallBackend` output, so a later change on the host never moves the
+   * rule. The stack's `linuxnet:firewall` when omitted, else `"auto"`.
+   * Changing it replaces the rule.
+   */
+  firewall?: pulumi.Input<"auto" | "iptables" | "nftables">;
 }
 
 /**
  * Source NAT for a network leaving a host.
  * Equivalent to: `sysctl -w net.ipv4.ip_forward=1 && iptables -w -t nat -A POSTROUTING -s SRC -o OUT -m comment --comment linuxnet:ID -j MASQUERADE`
+ * (with nftables: `nft add rule inet linuxnet postrouting ip saddr SRC oifname "OUT" masquerade comment "linuxnet:ID"`)
  */
 export class NatRule extends LinuxnetResource {
   /** The source network as the rule on the host has it: `"10.0.0.0/24"`. */
@@ -240,6 +274,10 @@ export class NatRule extends LinuxnetResource {
   declare readonly forwarding: pulumi.Output<boolean>;
   /** The comment tag that marks the rule on the host. */
   declare readonly tag: pulumi.Output<string>;
+  /** The firewall asked for: `"auto"`, `"iptables"` or `"nftables"`. */
+  declare readonly firewall: pulumi.Output<string>;
+  /** The backend the rule was made with, `"iptables"` or `"nftables"`, as decided at create. */
+  declare readonly firewallBackend: pulumi.Output<string>;
   /**
    * @param name - The resource's name in the stack.
    * @param args - The rule: `source`, and optionally `outInterface`, `namespace`, `forwarding`.

@@ -27,6 +27,7 @@ import { TransportError } from "../../provider/errors";
 import type { BaseInputs, Kind } from "../../provider/resources/kind";
 import type { HostReader, LinkFacts, RouteEntry } from "../../provider/host/reader";
 import type { TaggedRule } from "../../provider/host/iptables";
+import type { NftTableState } from "../../provider/host/nftables";
 import { transportStats } from "../../provider/transport";
 import { PROVIDER_KEY, UNKNOWN, containsNonFinite, containsUndefined } from "./support";
 
@@ -60,6 +61,7 @@ const FIELDS: Record<KindName, readonly string[]> = {
     "mtu",
     "up",
     "acceptForwarding",
+    "firewall",
   ],
   VethPair: ["connection", "resourceName", "a", "b", "mtu"],
   Route: [
@@ -72,12 +74,23 @@ const FIELDS: Record<KindName, readonly string[]> = {
     "metric",
     "table",
   ],
-  NatRule: ["connection", "resourceName", "namespace", "source", "outInterface", "forwarding"],
+  NatRule: [
+    "connection",
+    "resourceName",
+    "namespace",
+    "source",
+    "outInterface",
+    "forwarding",
+    "firewall",
+  ],
   ConnectivityCheck: ["connection", "resourceName", "from", "to", "port", "protocol"],
 };
 
 // ---------------------------------------------------------------------------
 // Realistic values
+
+/** A `firewall` input: each choice, and omitted (the default, `auto`). */
+const firewallChoice = fc.constantFrom("auto", "iptables", "nftables");
 
 const ifName = fc
   .stringMatching(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,14}$/)
@@ -173,6 +186,7 @@ const VALID: Record<KindName, fc.Arbitrary<Props>> = {
       mtu: fc.integer({ min: 68, max: 65535 }),
       up: fc.boolean(),
       acceptForwarding: fc.boolean(),
+      firewall: firewallChoice,
     },
     { requiredKeys: [] },
   ),
@@ -222,7 +236,13 @@ const VALID: Record<KindName, fc.Arbitrary<Props>> = {
       return out;
     }),
   NatRule: fc.record(
-    { namespace: nsName, source: v4Network, outInterface: ifName, forwarding: fc.boolean() },
+    {
+      namespace: nsName,
+      source: v4Network,
+      outInterface: ifName,
+      forwarding: fc.boolean(),
+      firewall: firewallChoice,
+    },
     { requiredKeys: ["source"] },
   ),
   ConnectivityCheck: fc
@@ -670,6 +690,7 @@ function stubReader(facts: ReaderFacts, props: Props): HostReader {
     loopbackUp: async () => facts.loopbackUp,
     routes: async () => facts.routes,
     taggedRules: async () => facts.rules,
+    nftTable: async () => facts.nftTable,
     ipForward: async () => facts.ipForward,
   };
 }
@@ -681,6 +702,7 @@ interface ReaderFacts {
   readonly loopbackUp: boolean | undefined;
   readonly routes: RouteEntry[] | undefined;
   readonly rules: TaggedRule[] | undefined;
+  readonly nftTable: NftTableState | undefined;
   readonly ipForward: 0 | 1 | undefined;
 }
 
@@ -737,18 +759,52 @@ const readerFacts: fc.Arbitrary<ReaderFacts> = fc.record({
       { maxLength: 3 },
     ),
   ),
+  nftTable: maybe(
+    fc.record({
+      exists: fc.boolean(),
+      chains: fc.constant([{ name: "postrouting", handle: 1 }]),
+      rules: fc.array(
+        fc.record({
+          chain: fc.constantFrom("postrouting", "forward"),
+          handle: fc.integer({ min: 1, max: 1000 }),
+          comment: fc.constantFrom(
+            `linuxnet:${NAT_ID}:fwd`,
+            "linuxnet:bridge:br0",
+            "other",
+            undefined,
+          ),
+          expr: fc.constantFrom(
+            [{ masquerade: null }],
+            [
+              {
+                match: {
+                  op: "==",
+                  left: { payload: { protocol: "ip", field: "saddr" } },
+                  right: { prefix: { addr: "10.0.0.0", len: 24 } },
+                },
+              },
+              { masquerade: null },
+            ],
+            [{ accept: null }],
+          ),
+        }),
+        { maxLength: 3 },
+      ),
+    }),
+  ),
   ipForward: fc.constantFrom(0 as const, 1 as const, undefined),
 });
 
 /** Outputs as a kind's create returns them: its checked inputs and its own output fields, some unset. */
 const EXTRA_OUTPUTS: Record<KindName, fc.Arbitrary<Props>> = {
   Namespace: fc.constant({}),
-  Bridge: fc.constant({}),
+  Bridge: fc.record({ firewallBackend: fc.constantFrom("iptables", "nftables", undefined) }),
   VethPair: fc.constant({}),
   Route: fc.constant({}),
   NatRule: fc.record({
     tag: fc.constant("linuxnet:nat-1:fwd"),
     forwardingBefore: fc.constantFrom(0, 1, undefined),
+    firewallBackend: fc.constantFrom("iptables", "nftables", undefined),
   }),
   ConnectivityCheck: fc.record({
     healthy: fc.boolean(),
