@@ -57,7 +57,21 @@ export interface LabHostSpec {
   sshdDelayMs?: number;
   /** Text sshd sends before authentication (`Banner`), as many real hosts do. */
   banner?: string;
+  /**
+   * Firewall commands this host does not have, as a minimal image or an
+   * nftables-only distribution: `["iptables"]` hides `iptables*`,
+   * `ip6tables*`, `xtables*`, `arptables*` and `ebtables*`, `["nftables"]`
+   * hides `nft`, so that `command -v` fails for them over SSH and in
+   * {@link LabHost.exec}. The kernel (and any rules in it) stays the same.
+   */
+  without?: ("iptables" | "nftables")[];
 }
+
+/** The commands each {@link LabHostSpec.without} entry hides, as `case` patterns. */
+export const HIDDEN_COMMANDS: Readonly<Record<"iptables" | "nftables", readonly string[]>> = {
+  iptables: ["iptables*", "ip6tables*", "xtables*", "arptables*", "ebtables*"],
+  nftables: ["nft"],
+};
 
 /** Result of running a command; a non-zero exit is a result, not an exception. */
 export interface ExecResult {
@@ -211,6 +225,13 @@ export function validateSpecs(specs: LabHostSpec[]): void {
     if (d !== undefined && !(Number.isFinite(d) && d >= 0)) {
       throw new Error(`sshdDelayMs of ${s.name} must be a non-negative number, got ${d}`);
     }
+    for (const w of s.without ?? []) {
+      if (!Object.hasOwn(HIDDEN_COMMANDS, w)) {
+        throw new Error(
+          `without of ${s.name}: ${JSON.stringify(w)} is not "iptables" or "nftables"`,
+        );
+      }
+    }
   }
 }
 
@@ -288,7 +309,12 @@ export function overlappingRoutes(fabric: string, routes: Array<{ dst?: string }
  * Equivalent to: `ip netns exec NS unshare --mount --propagation private --pid --fork
  * --kill-child --mount-proc sh -c '...; exec /usr/sbin/sshd -D -e -f CFG'`
  */
-export function sshdArgv(netns: string, configPath: string, delayMs = 0): string[] {
+export function sshdArgv(
+  netns: string,
+  configPath: string,
+  delayMs = 0,
+  hide?: { readonly dir: string; readonly patterns: readonly string[] },
+): string[] {
   // Each host gets its own /run/netns (namespaces made over SSH stay its own) and /run/linuxnet
   // (where the provider keeps host-side records): the rest of /run is the machine's, shared.
   const steps = [
@@ -296,6 +322,20 @@ export function sshdArgv(netns: string, configPath: string, delayMs = 0): string
     "mount -t tmpfs -o mode=755 lnlab /run/netns",
     "mount -t tmpfs -o mode=755 lnlab /run/linuxnet",
   ];
+  if (hide && hide.patterns.length > 0) {
+    // /usr/sbin (and /sbin, its symlink) becomes a tmpfs of symlinks to every real binary but
+    // the hidden ones, which stay reachable only at `dir` (the real /usr/sbin, bound there).
+    if (hide.patterns.some((p) => !/^[A-Za-z0-9*_.-]+$/.test(p))) {
+      throw new Error(`hidden command patterns must be plain words: ${hide.patterns.join(" ")}`);
+    }
+    const dir = quoteArg(hide.dir);
+    steps.push(
+      `mkdir -p ${dir}`,
+      `mount --bind /usr/sbin ${dir}`,
+      "mount -t tmpfs -o mode=755 lnlab /usr/sbin",
+      `for f in ${dir}/*; do case "\${f##*/}" in ${hide.patterns.join("|")}) ;; *) ln -s "$f" "/usr/sbin/\${f##*/}" ;; esac; done`,
+    );
+  }
   if (delayMs > 0) steps.push(`sleep ${(delayMs / 1000).toFixed(3)}`);
   steps.push(`exec ${SSHD} -D -e -f ${quoteArg(configPath)}`);
   return [
@@ -743,7 +783,9 @@ async function buildHost(
   await run([SSHD, "-t", "-f", configPath]);
 
   const delayMs = Math.round(spec.sshdDelayMs ?? 0);
-  startDetached(sshdArgv(ns, configPath, delayMs), path.join(dir, "sshd.log"));
+  const patterns = (spec.without ?? []).flatMap((w) => HIDDEN_COMMANDS[w]);
+  const hide = patterns.length > 0 ? { dir: path.join(dir, "sbin"), patterns } : undefined;
+  startDetached(sshdArgv(ns, configPath, delayMs, hide), path.join(dir, "sshd.log"));
 
   return {
     name: spec.name,
