@@ -65,7 +65,21 @@ export interface LabHostSpec {
   password?: string;
   /** Inside this host only: sudo asks {@link LAB_SUDO_USER} for its `password` (no NOPASSWD). */
   sudoAsksPassword?: boolean;
+  /**
+   * Firewall commands this host does not have, as a minimal image or an
+   * nftables-only distribution: `["iptables"]` hides `iptables*`,
+   * `ip6tables*`, `xtables*`, `arptables*` and `ebtables*`, `["nftables"]`
+   * hides `nft`, so that `command -v` fails for them over SSH and in
+   * {@link LabHost.exec}. The kernel (and any rules in it) stays the same.
+   */
+  without?: ("iptables" | "nftables")[];
 }
+
+/** The commands each {@link LabHostSpec.without} entry hides, as `case` patterns. */
+export const HIDDEN_COMMANDS: Readonly<Record<"iptables" | "nftables", readonly string[]>> = {
+  iptables: ["iptables*", "ip6tables*", "xtables*", "arptables*", "ebtables*"],
+  nftables: ["nft"],
+};
 
 /** Result of running a command; a non-zero exit is a result, not an exception. */
 export interface ExecResult {
@@ -228,6 +242,13 @@ export function validateSpecs(specs: LabHostSpec[]): void {
     if (s.password !== undefined && !/^[^\s:]{1,64}$/.test(s.password)) {
       throw new Error(`password of ${s.name} must be 1 to 64 characters, no spaces or colons`);
     }
+    for (const w of s.without ?? []) {
+      if (!Object.hasOwn(HIDDEN_COMMANDS, w)) {
+        throw new Error(
+          `without of ${s.name}: ${JSON.stringify(w)} is not "iptables" or "nftables"`,
+        );
+      }
+    }
   }
 }
 
@@ -310,6 +331,7 @@ export function sshdArgv(
   configPath: string,
   delayMs = 0,
   binds: ReadonlyArray<readonly [source: string, target: string]> = [],
+  hide?: { readonly dir: string; readonly patterns: readonly string[] },
 ): string[] {
   // Each host gets its own /run/netns (namespaces made over SSH stay its own) and /run/linuxnet
   // (where the provider keeps host-side records): the rest of /run is the machine's, shared.
@@ -319,6 +341,20 @@ export function sshdArgv(
     "mount -t tmpfs -o mode=755 lnlab /run/linuxnet",
     ...binds.map(([source, target]) => `mount --bind ${quoteArg(source)} ${quoteArg(target)}`),
   ];
+  if (hide && hide.patterns.length > 0) {
+    // /usr/sbin (and /sbin, its symlink) becomes a tmpfs of symlinks to every real binary but
+    // the hidden ones, which stay reachable only at `dir` (the real /usr/sbin, bound there).
+    if (hide.patterns.some((p) => !/^[A-Za-z0-9*_.-]+$/.test(p))) {
+      throw new Error(`hidden command patterns must be plain words: ${hide.patterns.join(" ")}`);
+    }
+    const dir = quoteArg(hide.dir);
+    steps.push(
+      `mkdir -p ${dir}`,
+      `mount --bind /usr/sbin ${dir}`,
+      "mount -t tmpfs -o mode=755 lnlab /usr/sbin",
+      `for f in ${dir}/*; do case "\${f##*/}" in ${hide.patterns.join("|")}) ;; *) ln -s "$f" "/usr/sbin/\${f##*/}" ;; esac; done`,
+    );
+  }
   if (delayMs > 0) steps.push(`sleep ${(delayMs / 1000).toFixed(3)}`);
   steps.push(`exec ${SSHD} -D -e -f ${quoteArg(configPath)}`);
   return [
@@ -796,7 +832,9 @@ async function buildHost(
   await run([SSHD, "-t", "-f", configPath]);
 
   const delayMs = Math.round(spec.sshdDelayMs ?? 0);
-  startDetached(sshdArgv(ns, configPath, delayMs, binds), path.join(dir, "sshd.log"));
+  const patterns = (spec.without ?? []).flatMap((w) => HIDDEN_COMMANDS[w]);
+  const hide = patterns.length > 0 ? { dir: path.join(dir, "sbin"), patterns } : undefined;
+  startDetached(sshdArgv(ns, configPath, delayMs, binds, hide), path.join(dir, "sshd.log"));
 
   return {
     name: spec.name,

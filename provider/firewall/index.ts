@@ -5,12 +5,19 @@
  * rule by what it does and by its tag (`linuxnet:<id>...`), and never sees a
  * backend's command line, as the CNI plugins' `SetupIPMasqForNetworks` picks
  * its iptables or nftables file behind one call. iptables is the first
- * backend (iptables.ts); an nftables one implements the same interface.
+ * backend (iptables.ts); nftables.ts implements the same interface with a
+ * table of our own. Which one a resource uses is its `firewall` input
+ * (`auto` by default), decided once at create and recorded in its outputs
+ * (`firewallBackend`), so that a later change on the host (nftables
+ * installed, iptables removed) never flips a resource's rules silently: read,
+ * update and delete use the recorded backend.
  */
 
+import { CommandError } from "../errors";
 import type { Host } from "../transport";
 import type { HostReader } from "../host/reader";
 import { iptablesFirewall } from "./iptables";
+import { nftablesFirewall } from "./nftables";
 
 /** What a masquerade rule of ours matches. */
 export interface Masquerade {
@@ -164,9 +171,81 @@ export interface Firewall {
   deleteForwardAccepts(host: Host, namespace: string | undefined, tag: string): Promise<void>;
 }
 
-/** The firewall of a host: iptables, the only backend yet (whichever flavour the host chose). */
-export function firewallFor(_host?: unknown): Firewall {
-  return iptablesFirewall;
+/** What a resource asks for: a backend, or `auto` (decided on the host at create). */
+export type FirewallChoice = "auto" | "iptables" | "nftables";
+
+/** A backend as decided and recorded. */
+export type FirewallBackend = "iptables" | "nftables";
+
+/** The choices, for checks and messages. */
+export const FIREWALL_CHOICES: readonly FirewallChoice[] = ["auto", "iptables", "nftables"];
+
+/**
+ * A recorded backend's rules. Unset is iptables: state written before the
+ * choice existed holds iptables rules (whichever flavour the host chose).
+ */
+export function firewallFor(backend?: FirewallBackend): Firewall {
+  return backend === "nftables" ? nftablesFirewall : iptablesFirewall;
+}
+
+/**
+ * What `auto` finds, in one fixed script (no input in it): `iptables` when the
+ * command is there and can list the nat table, else `nftables` when `nft` is
+ * there, else `none`.
+ *
+ * iptables first, where it works, because: (1) it is what every resource
+ * used before the choice existed, so `auto` changes nothing on hosts that
+ * worked; (2) an accept rule only overrides a drop in the SAME chain: on
+ * hosts whose filtering is iptables (Docker, most firewall scripts, whether
+ * iptables-legacy or iptables-nft), our rule inserted first in their FORWARD
+ * chain lets bridge traffic through, while an accept in a table of our own
+ * cannot (see nftables.ts); (3) iptables-nft writes nftables rules anyway.
+ * Hosts without a working iptables (minimal images, nftables-only
+ * distributions) get nftables.
+ */
+export const DETECT_SCRIPT =
+  "if command -v iptables >/dev/null 2>&1 && iptables -w -t nat -S POSTROUTING >/dev/null 2>&1; " +
+  "then echo iptables; elif command -v nft >/dev/null 2>&1; then echo nftables; else echo none; fi";
+
+/**
+ * Equivalent to: `sh -c DETECT_SCRIPT`, on the host itself: which commands
+ * there are is the host's (its mount namespace), not a network namespace's,
+ * and the kernel is the same in every namespace. So a namespace that is not
+ * there fails at the resource's first real command, which names it.
+ */
+export function detectArgv(): string[] {
+  return ["sh", "-c", DETECT_SCRIPT];
+}
+
+/** The backend {@link DETECT_SCRIPT} printed; undefined for `none` or anything else. Pure. */
+export function parseDetected(stdout: string): FirewallBackend | undefined {
+  const word = stdout.trim();
+  return word === "iptables" || word === "nftables" ? word : undefined;
+}
+
+/**
+ * The backend for a new resource: the one asked for, or for `auto` (and
+ * unset) the one {@link DETECT_SCRIPT} finds on the host. Throws, with the
+ * command, when neither command is there.
+ */
+export async function chooseFirewall(
+  host: Host,
+  choice: FirewallChoice | undefined,
+): Promise<FirewallBackend> {
+  if (choice === "iptables" || choice === "nftables") return choice;
+  const argv = detectArgv();
+  const r = await host.runOk(argv);
+  const found = parseDetected(r.stdout);
+  if (!found) {
+    throw new CommandError(
+      host.name,
+      argv,
+      r.exitCode,
+      r.stdout,
+      'firewall "auto" found neither a working iptables nor nft on the host: install nftables (or iptables)',
+    );
+  }
+  return found;
 }
 
 /** True when a rule's tag is `tag` itself or `tag:<more>`. */

@@ -27,6 +27,15 @@ import {
 import { type TaggedRule, iptablesArgv, parseTaggedRules, readTaggedRules } from "./iptables";
 import { readSysctl } from "./sysctl";
 import {
+  type NftTableState,
+  NFT_MISSING_HINT,
+  NO_TABLE,
+  isNftMissing,
+  isNftTableAbsent,
+  nftListTableArgv,
+  parseNftTable,
+} from "./nftables";
+import {
   type HostSnapshot,
   type NamespaceDump,
   type SectionName,
@@ -110,6 +119,12 @@ export interface HostReader {
     table: string,
     chain?: string,
   ): Promise<TaggedRule[] | undefined>;
+  /**
+   * Our nftables table (`inet linuxnet`) with its chains and rules, or one
+   * with `exists: false` when the host has none; undefined when the namespace
+   * is not there. Throws when `nft` fails otherwise (not installed, say).
+   */
+  nftTable(namespace: string | undefined): Promise<NftTableState | undefined>;
   /** `net.ipv4.ip_forward`; undefined when the namespace is not there. */
   ipForward(namespace: string | undefined): Promise<0 | 1 | undefined>;
   /**
@@ -128,6 +143,25 @@ export interface HostReader {
 /** Equivalent to: `bridge [-n NS] -json fdb show dev X` */
 export function fdbShowArgv(namespace: string | undefined, dev: string): string[] {
   return ["bridge", ...(namespace ? ["-n", namespace] : []), "-json", "fdb", "show", "dev", dev];
+}
+
+/**
+ * The outcome of `nft -j list table inet linuxnet`: the table, no table, or
+ * no namespace (undefined); any other failure throws, saying so plainly when
+ * nft is not installed.
+ */
+export function nftTableOutcome(
+  host: string,
+  argv: string[],
+  r: { readonly exitCode: number; readonly stdout: string; readonly stderr: string },
+): NftTableState | undefined {
+  if (r.exitCode === 0) return parseNftTable(r.stdout);
+  if (isNftTableAbsent(r.stderr)) return NO_TABLE;
+  if (NAMESPACE_GONE.test(r.stderr)) return undefined;
+  const why = isNftMissing(r.exitCode, r.stderr)
+    ? `${r.stderr.trim()} (${NFT_MISSING_HINT})`
+    : r.stderr;
+  throw new CommandError(host, argv, r.exitCode, r.stdout, why);
 }
 
 /** The facts of one link from its `ip -json -details link show` entry and its addresses. Pure. */
@@ -238,6 +272,11 @@ export function liveReader(host: Host): LiveHostReader {
     },
 
     taggedRules: (namespace, table, chain) => readTaggedRules(host, namespace, table, chain),
+
+    async nftTable(namespace) {
+      const argv = nftListTableArgv(namespace);
+      return nftTableOutcome(host.name, argv, await host.run(argv));
+    },
 
     async ipForward(namespace) {
       const argv = inNamespace(namespace, [...SECTION_COMMANDS.ip_forward]);
@@ -475,6 +514,25 @@ export function snapshotReader(snapshot: HostSnapshot, live?: HostReader): HostR
         );
       }
       return found.rules.filter((r) => r.chain === chain);
+    },
+
+    async nftTable(namespace) {
+      const dump = dumpOf(namespace);
+      if (!dump) return undefined;
+      return memo(namespace, "nftables", () => {
+        const out = dump.sections.nftables;
+        const argv = sectionArgv(namespace, "nftables");
+        if (!out) {
+          throw new CommandError(
+            host,
+            argv,
+            -1,
+            "",
+            "(the host snapshot holds no output for this)",
+          );
+        }
+        return nftTableOutcome(host, argv, out);
+      });
     },
 
     async ipForward(namespace) {

@@ -1,8 +1,8 @@
 /**
  * One look at a whole host, for `pulumi refresh`: the links, addresses and
  * routes of the host's own namespace and of every namespace in
- * `ip netns list`, their iptables `nat` and `filter` rules and their
- * `ip_forward`, dumped by ONE command instead of a few per resource.
+ * `ip netns list`, their iptables `nat` and `filter` rules, our nftables
+ * table (`inet linuxnet`) and their `ip_forward`, dumped by ONE command instead of a few per resource.
  *
  * The command is a fixed script: no user string is ever part of it. Namespace
  * names come from `ip netns list` on the host and are only ever expanded
@@ -30,6 +30,8 @@ export const SECTION_COMMANDS = {
   // IPv6 `default` route would then pass for an IPv4 one.
   route4: ["ip", "-4", "-json", "route", "show", "table", "all"],
   route6: ["ip", "-6", "-json", "route", "show", "table", "all"],
+  // Our own nftables table only (see host/nftables.ts): one small command, absent on most hosts.
+  nftables: ["nft", "-j", "list", "table", "inet", "linuxnet"],
   nat: ["iptables", "-w", "-t", "nat", "-S"],
   filter: ["iptables", "-w", "-t", "filter", "-S"],
   ip_forward: ["cat", "/proc/sys/net/ipv4/ip_forward"],

@@ -8,10 +8,25 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { ConnectionArgs } from "../transport/connection";
 import { LinuxnetResource } from "./program";
-import { firewallFor, tagged } from "../firewall";
+import {
+  type FirewallBackend,
+  type FirewallChoice,
+  chooseFirewall,
+  firewallFor,
+  tagged,
+} from "../firewall";
+import { withTableLock } from "../firewall/nftables";
 import type { HostReader } from "../host/reader";
 import type { BaseInputs } from "./kind";
-import { addressList, bool, checked, connection, declareKind, generatedName } from "./declare";
+import {
+  addressList,
+  bool,
+  checked,
+  connection,
+  declareKind,
+  firewallField,
+  generatedName,
+} from "./declare";
 import {
   type LinkSettings,
   createLink,
@@ -47,10 +62,19 @@ export interface BridgeInputs extends BaseInputs {
    * where br_netfilter sends bridged traffic through iptables; false.
    */
   readonly acceptForwarding: boolean;
+  /** The firewall backend asked for the forwarding rule; `auto`. */
+  readonly firewall?: FirewallChoice;
 }
 
 /** Outputs of a Bridge. */
-export type BridgeOutputs = BridgeInputs;
+export interface BridgeOutputs extends BridgeInputs {
+  /**
+   * The backend of the forwarding rule, decided when the rule was first
+   * made and kept; unset while no rule was ever asked for (and in state from
+   * before the choice existed, where a rule is iptables').
+   */
+  readonly firewallBackend?: FirewallBackend;
+}
 
 /** The tag of a bridge's forwarding rule: unique per namespace, as the bridge's name is. */
 export function bridgeRuleTag(name: string): string {
@@ -65,8 +89,13 @@ export function planBridgeAdd(inputs: BridgeInputs): string[] {
   return planLinkAdd(inputs.namespace, { name: inputs.name, mac }, "bridge");
 }
 
-/** The rules' backend. */
-const firewall = firewallFor();
+/**
+ * The backend of a bridge's rule as recorded: unset with a rule in place is
+ * state from before the choice existed, whose rule is iptables'.
+ */
+function recordedBackend(props: BridgeOutputs): FirewallBackend | undefined {
+  return props.firewallBackend ?? (props.acceptForwarding ? "iptables" : undefined);
+}
 
 function settings(inputs: BridgeInputs): LinkSettings {
   return { addresses: inputs.addresses, up: inputs.up, mtu: inputs.mtu };
@@ -87,7 +116,10 @@ export const bridgeKind = declareKind<BridgeInputs, BridgeOutputs>({
     mtu: { type: checked(mtuProblem), change: "update" },
     up: { type: bool(true), change: "update" },
     acceptForwarding: { type: bool(false), change: "update" },
+    // Updates in place, unlike NatRule's: replacing a bridge takes every port out of it.
+    firewall: firewallField("update"),
   },
+  outputs: ["firewallBackend"],
   snapshotRead: true,
   deleteBeforeReplace: { keeps: ["name"] },
 
@@ -95,6 +127,10 @@ export const bridgeKind = declareKind<BridgeInputs, BridgeOutputs>({
 
   async create(host, inputs) {
     const { namespace, name } = inputs;
+    const firewallBackend = inputs.acceptForwarding
+      ? await chooseFirewall(host, inputs.firewall)
+      : undefined;
+    const firewall = firewallFor(firewallBackend);
     // The forwarding rule goes in the same round trip, and goes again if anything after it fails.
     const rule = inputs.acceptForwarding
       ? [
@@ -105,8 +141,11 @@ export const bridgeKind = declareKind<BridgeInputs, BridgeOutputs>({
         ]
       : [];
     const link = { host: inputs.connection?.host, namespace, name, type: "bridge" };
-    await createLink(host, { ...link, settings: settings(inputs) }, rule);
-    return inputs;
+    const make = () => createLink(host, { ...link, settings: settings(inputs) }, rule);
+    // An nft rule adds to our table: no delete may remove the table meanwhile.
+    if (firewallBackend === "nftables") await withTableLock(host.name, namespace, make);
+    else await make();
+    return firewallBackend ? { ...inputs, firewallBackend } : inputs;
   },
 
   async read(reader, _id, props) {
@@ -118,33 +157,60 @@ export const bridgeKind = declareKind<BridgeInputs, BridgeOutputs>({
       addresses: [...view.addresses],
       up: view.up,
       mtu: view.mtu,
-      acceptForwarding: await hasForwardRule(reader, props.namespace, props.name),
+      acceptForwarding: await hasForwardRule(reader, props),
     };
   },
 
   async update(host, _id, olds, news) {
     await updateLink(host, news.namespace, news.name, settings(olds), settings(news));
-    if (news.acceptForwarding && !olds.acceptForwarding) {
-      await firewall.addBridgeAccept(host, news.namespace, news.name, bridgeRuleTag(news.name));
-    } else if (!news.acceptForwarding && olds.acceptForwarding) {
-      await firewall.deleteForwardAccepts(host, news.namespace, bridgeRuleTag(news.name));
+    const tag = bridgeRuleTag(news.name);
+    const before = olds.acceptForwarding ? recordedBackend(olds) : undefined;
+    let firewallBackend = olds.firewallBackend;
+    if (news.acceptForwarding) {
+      // `auto` keeps the backend decided before; an explicit choice moves the rule to it.
+      const wanted =
+        news.firewall === "iptables" || news.firewall === "nftables"
+          ? news.firewall
+          : (recordedBackend(olds) ?? (await chooseFirewall(host, news.firewall)));
+      if (before !== wanted) {
+        await firewallFor(wanted).addBridgeAccept(host, news.namespace, news.name, tag);
+        if (before) await firewallFor(before).deleteForwardAccepts(host, news.namespace, tag);
+      }
+      firewallBackend = wanted;
+    } else if (before) {
+      await firewallFor(before).deleteForwardAccepts(host, news.namespace, tag);
     }
-    return news;
+    return firewallBackend ? { ...news, firewallBackend } : news;
   },
 
   async delete(host, _id, props) {
-    await firewall.deleteForwardAccepts(host, props.namespace, bridgeRuleTag(props.name));
+    // A bridge that never had a rule asks no firewall: the host may have neither command.
+    const backend = props.firewallBackend ?? recordedBackend(props);
+    if (backend) {
+      await firewallFor(backend).deleteForwardAccepts(
+        host,
+        props.namespace,
+        bridgeRuleTag(props.name),
+      );
+    }
     await deleteLink(host, props.namespace, props.name);
   },
 });
 
-async function hasForwardRule(
-  reader: HostReader,
-  namespace: string | undefined,
-  name: string,
-): Promise<boolean> {
-  const rules = await firewall.forwardAccepts(reader, namespace);
-  return (rules ?? []).some((r) => tagged(r, bridgeRuleTag(name)));
+/**
+ * Whether the bridge's tagged rule is there, asked of the recorded backend.
+ * A bridge with none recorded never made a rule: a tagged one in iptables
+ * (added out of band, or state from before the choice existed) is still
+ * drift to show, where the host can list iptables at all.
+ */
+async function hasForwardRule(reader: HostReader, props: BridgeOutputs): Promise<boolean> {
+  const backend = recordedBackend(props);
+  const rules = backend
+    ? await firewallFor(backend).forwardAccepts(reader, props.namespace)
+    : await firewallFor("iptables")
+        .forwardAccepts(reader, props.namespace)
+        .catch(() => undefined);
+  return (rules ?? []).some((r) => tagged(r, bridgeRuleTag(props.name)));
 }
 
 /** Arguments of a {@link Bridge}. */
@@ -189,8 +255,27 @@ export interface BridgeArgs {
    * leaves it so) with br_netfilter loaded: there, traffic between two
    * namespaces on the bridge is silently dropped without it. False when
    * omitted. Updates in place: `true`.
+   *
+   * With nftables (see `firewall`) the rule is `iifname BR oifname BR accept`
+   * in our own table's `forward` chain. The kernel runs every table's forward
+   * chain in turn, and an accept only ends the walk through its own chain: a
+   * drop in another table's forward chain (firewalld's, or Docker's
+   * `policy drop` through iptables-nft) still drops the packet, whatever the
+   * priorities. So on a host whose FORWARD filtering is iptables (Docker),
+   * use `firewall: "iptables"` (what `auto` picks where iptables works): there
+   * the rule goes first into that very chain and wins. `linuxnet doctor`
+   * reports a foreign forward chain that drops.
    */
   acceptForwarding?: pulumi.Input<boolean>;
+  /**
+   * The firewall that holds the forwarding rule: `"iptables"`, `"nftables"`
+   * (our own table `inet linuxnet`, removed with our last rule) or `"auto"`:
+   * iptables where the `iptables` command works, else nftables; decided once,
+   * when the rule is first made, and kept in the `firewallBackend` output.
+   * The stack's `linuxnet:firewall` when omitted, else `"auto"`. Updates in
+   * place (the rule moves to the backend asked for; the bridge stays).
+   */
+  firewall?: pulumi.Input<"auto" | "iptables" | "nftables">;
 }
 
 /**
@@ -213,6 +298,10 @@ export class Bridge extends LinuxnetResource {
   declare readonly up: pulumi.Output<boolean>;
   /** Whether the tagged FORWARD accept rule is in place, as last read from the host. */
   declare readonly acceptForwarding: pulumi.Output<boolean>;
+  /** The firewall asked for: `"auto"`, `"iptables"` or `"nftables"`. */
+  declare readonly firewall: pulumi.Output<string>;
+  /** The backend of the forwarding rule as decided when it was first made; undefined while none was. */
+  declare readonly firewallBackend: pulumi.Output<string | undefined>;
   /**
    * @param name - The resource's name in the stack; the prefix of a generated `name`.
    * @param args - The bridge's inputs; all optional.

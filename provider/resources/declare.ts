@@ -77,6 +77,12 @@ export interface Field {
   readonly secret?: boolean;
   /** What the program sends when the argument is omitted; nothing when unset. */
   readonly programDefault?: unknown;
+  /**
+   * The stack config key (in the `linuxnet` namespace: `firewall` for
+   * `linuxnet:firewall`) whose value the program sends when the argument is
+   * omitted; before {@link Field.programDefault}.
+   */
+  readonly configDefault?: string;
   /** A rule across this field and the ones declared before it, checked right after it. */
   readonly rule?: (
     out: Record<string, unknown>,
@@ -110,6 +116,22 @@ export function bool(fallback: boolean): FieldType {
         ctx.checker.fail(ctx.path, "must be true or false");
       }
       return value ?? fallback;
+    },
+  };
+}
+
+/** One of `choices`; `fallback` when omitted (or null). */
+export function oneOf(choices: readonly string[], fallback: string): FieldType {
+  return {
+    check(value, ctx) {
+      if (value === undefined || value === null) return fallback;
+      if (!isUnknown(value) && (typeof value !== "string" || !choices.includes(value))) {
+        ctx.checker.fail(
+          ctx.path,
+          `must be one of ${choices.map((c) => `"${c}"`).join(", ")}, got ${typeof value === "string" ? JSON.stringify(value.slice(0, 40)) : shown(value)}`,
+        );
+      }
+      return undefined;
     },
   };
 }
@@ -178,6 +200,20 @@ export function connection(change: "replace-on-host" | "update"): Field {
     change: "update",
     replaceOn: change === "replace-on-host" ? ["host"] : undefined,
     secret: true,
+  };
+}
+
+/**
+ * The `firewall` input of the kinds that own firewall rules: `"auto"`,
+ * `"iptables"` or `"nftables"` (see firewall/index.ts), `"auto"` when
+ * omitted; the program sends the stack's `linuxnet:firewall` for an omitted one.
+ */
+export function firewallField(change: "replace" | "update"): Field {
+  return {
+    type: oneOf(["auto", "iptables", "nftables"], "auto"),
+    change,
+    absentIs: "auto",
+    configDefault: "firewall",
   };
 }
 

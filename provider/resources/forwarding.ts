@@ -92,6 +92,32 @@ export async function holdForwarding(
 }
 
 /**
+ * Our nat rules in a namespace, of both firewall backends (a stack may mix
+ * them in one namespace); undefined when the namespace is not there. A
+ * backend whose command the host lacks holds none of ours.
+ */
+async function natRulesOfEitherBackend(
+  host: Host,
+  namespace: string | undefined,
+): Promise<{ readonly tag: string }[] | undefined> {
+  const reader = liveReader(host);
+  const lists = await Promise.all(
+    (["iptables", "nftables"] as const).map((backend) =>
+      firewallFor(backend)
+        .natRules(reader, namespace)
+        .catch(() => null),
+    ),
+  );
+  // undefined (the namespace is gone) from a backend that could look; null: it could not.
+  if (lists.every((l) => l === null)) {
+    // Neither could look: ask the iptables one again, so its error (with the kernel's words) surfaces.
+    return firewallFor("iptables").natRules(reader, namespace);
+  }
+  if (lists.some((l) => l === undefined)) return undefined;
+  return lists.flatMap((l) => l ?? []);
+}
+
+/**
  * After a rule tagged `tag` that needed forwarding is gone: when no other rule
  * of ours there needs it, puts back the value recorded before the first.
  * A namespace that is gone took its forwarding with it: only the record goes.
@@ -102,7 +128,7 @@ export async function releaseForwarding(
   namespace: string | undefined,
   tag: string,
 ): Promise<void> {
-  const left = await firewallFor().natRules(liveReader(host), namespace);
+  const left = await natRulesOfEitherBackend(host, namespace);
   if (left === undefined) {
     await removeForwardingRecord(host, namespace);
     return;

@@ -16,10 +16,16 @@ import { LinuxnetResource } from "./program";
 import { randomBytes } from "node:crypto";
 import { removeForwardingRecord } from "../host/forwarding";
 import { liveReader } from "../host/reader";
-import { firewallFor, tagged } from "../firewall";
+import {
+  type FirewallBackend,
+  type FirewallChoice,
+  chooseFirewall,
+  firewallFor,
+  tagged,
+} from "../firewall";
 import { withLock } from "./lock";
 import { type BaseInputs, transactional } from "./kind";
-import { type FieldType, bool, checked, connection, declareKind } from "./declare";
+import { type FieldType, bool, checked, connection, declareKind, firewallField } from "./declare";
 import { forwardingLockKey, holdForwarding, releaseForwarding } from "./forwarding";
 import { interfaceNameProblem, isUnknown, namespaceNameProblem, parseNetwork } from "./validate";
 
@@ -33,6 +39,8 @@ export interface NatInputs extends BaseInputs {
   readonly outInterface?: string;
   /** Turn on `net.ipv4.ip_forward` where the rule lives, while it exists; true. */
   readonly forwarding: boolean;
+  /** The firewall backend asked for; `auto` (decided at create). */
+  readonly firewall?: FirewallChoice;
 }
 
 /** Outputs of a NatRule. */
@@ -41,19 +49,19 @@ export interface NatOutputs extends NatInputs {
   readonly tag: string;
   /** `ip_forward` as it was before the first of our rules there turned it on (0 or 1). */
   readonly forwardingBefore?: 0 | 1;
+  /** The backend the rule was made with; unset in state from before the choice existed: iptables. */
+  readonly firewallBackend?: FirewallBackend;
 }
 
 /** Who else needs forwarding: shared with PortForward (forwarding.ts). */
 export { othersNeedForwarding } from "./forwarding";
 
-/** The rules' backend. */
-const firewall = firewallFor();
 
 function baseTag(id: string): string {
   return `linuxnet:${id}`;
 }
 
-/** The network to masquerade: IPv4 (the rule is iptables), normalised; required. */
+/** The network to masquerade: IPv4 (as the iptables rule is), normalised; required. */
 const source: FieldType = {
   check(value, ctx) {
     if (value === undefined) {
@@ -83,8 +91,9 @@ export const natKind = declareKind<NatInputs, NatOutputs>({
     source: { type: source, change: "replace" },
     outInterface: { type: checked(interfaceNameProblem), change: "replace" },
     forwarding: { type: bool(true), change: "replace" },
+    firewall: firewallField("replace"),
   },
-  outputs: ["tag", "forwardingBefore"],
+  outputs: ["tag", "forwardingBefore", "firewallBackend"],
   // A replacement gets a new id and tag: old and new may exist together for a moment.
   snapshotRead: true,
   deleteBeforeReplace: false,
@@ -92,6 +101,8 @@ export const natKind = declareKind<NatInputs, NatOutputs>({
   idOf: () => `nat-${randomBytes(4).toString("hex")}`,
 
   async create(host, inputs, id) {
+    const firewallBackend = await chooseFirewall(host, inputs.firewall);
+    const firewall = firewallFor(firewallBackend);
     return withLock(forwardingLockKey(host.name, inputs.namespace), () =>
       transactional(async (undo) => {
         const ns = inputs.namespace;
@@ -110,13 +121,13 @@ export const natKind = declareKind<NatInputs, NatOutputs>({
             `on ${host.name}: the NAT rule ${tag} was appended but does not read back`,
           );
         }
-        return { ...inputs, tag, forwardingBefore };
+        return { ...inputs, tag, forwardingBefore, firewallBackend };
       }),
     );
   },
 
   async read(reader, id, props) {
-    const rules = await firewall.masquerades(reader, props.namespace);
+    const rules = await firewallFor(props.firewallBackend).masquerades(reader, props.namespace);
     const ours = (rules ?? []).find((x) => tagged(x, baseTag(id)));
     if (!ours) return undefined;
     // Forwarding turned off behind our back is drift: `up` turns it on again.
@@ -131,11 +142,17 @@ export const natKind = declareKind<NatInputs, NatOutputs>({
 
   async update(_host, _id, olds, news) {
     // Every field of the rule replaces; what is left to update is the connection, which is state only.
-    return { ...news, tag: olds.tag, forwardingBefore: olds.forwardingBefore };
+    return {
+      ...news,
+      tag: olds.tag,
+      forwardingBefore: olds.forwardingBefore,
+      firewallBackend: olds.firewallBackend,
+    };
   },
 
   async delete(host, id, props) {
     const ns = props.namespace;
+    const firewall = firewallFor(props.firewallBackend);
     return withLock(forwardingLockKey(host.name, ns), async () => {
       const live = liveReader(host);
       if (!(await firewall.masquerades(live, ns))) {
@@ -187,11 +204,23 @@ export interface NatRuleArgs {
    * Changing it replaces the rule.
    */
   forwarding?: pulumi.Input<boolean>;
+  /**
+   * The firewall that holds the rule: `"iptables"` (a tagged rule in the
+   * `nat` table's POSTROUTING), `"nftables"` (a tagged rule in our own table
+   * `inet linuxnet`, chain `postrouting` at priority 100, removed with our
+   * last rule), or `"auto"`: iptables where the `iptables` command works,
+   * else nftables; decided once, at create, and kept in the
+   * `firewallBackend` output, so a later change on the host never moves the
+   * rule. The stack's `linuxnet:firewall` when omitted, else `"auto"`.
+   * Changing it replaces the rule.
+   */
+  firewall?: pulumi.Input<"auto" | "iptables" | "nftables">;
 }
 
 /**
  * Source NAT for a network leaving a host.
  * Equivalent to: `sysctl -w net.ipv4.ip_forward=1 && iptables -w -t nat -A POSTROUTING -s SRC -o OUT -m comment --comment linuxnet:ID -j MASQUERADE`
+ * (with nftables: `nft add rule inet linuxnet postrouting ip saddr SRC oifname "OUT" masquerade comment "linuxnet:ID"`)
  */
 export class NatRule extends LinuxnetResource {
   /** The source network as the rule on the host has it: `"10.0.0.0/24"`. */
@@ -205,6 +234,10 @@ export class NatRule extends LinuxnetResource {
   declare readonly forwarding: pulumi.Output<boolean>;
   /** The comment tag that marks the rule on the host. */
   declare readonly tag: pulumi.Output<string>;
+  /** The firewall asked for: `"auto"`, `"iptables"` or `"nftables"`. */
+  declare readonly firewall: pulumi.Output<string>;
+  /** The backend the rule was made with, `"iptables"` or `"nftables"`, as decided at create. */
+  declare readonly firewallBackend: pulumi.Output<string>;
   /**
    * @param name - The resource's name in the stack.
    * @param args - The rule: `source`, and optionally `outInterface`, `namespace`, `forwarding`.

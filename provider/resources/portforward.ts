@@ -32,11 +32,19 @@ import type { ConnectionArgs } from "../transport/connection";
 import type { Host } from "../transport";
 import { ipArgv, parseJsonList } from "../host/ip";
 import { liveReader } from "../host/reader";
-import { type PortMapping, firewallFor, tagged } from "../firewall";
+import {
+  type Firewall,
+  type FirewallBackend,
+  type FirewallChoice,
+  type PortMapping,
+  chooseFirewall,
+  firewallFor,
+  tagged,
+} from "../firewall";
 import { LinuxnetResource } from "./program";
 import { withLock } from "./lock";
 import { type BaseInputs, transactional } from "./kind";
-import { type FieldType, bool, checked, connection, declareKind } from "./declare";
+import { type FieldType, bool, checked, connection, declareKind, firewallField } from "./declare";
 import { forwardingLockKey, holdForwarding, releaseForwarding } from "./forwarding";
 import {
   interfaceNameProblem,
@@ -59,6 +67,8 @@ export interface PortForwardInputs extends BaseInputs {
   readonly inInterface?: string;
   readonly fromHost: boolean;
   readonly forwarding: boolean;
+  /** The firewall backend asked for; `auto` (decided at create). */
+  readonly firewall?: FirewallChoice;
 }
 
 /** Outputs of a PortForward. */
@@ -71,6 +81,8 @@ export interface PortForwardOutputs extends PortForwardInputs {
   readonly hairpinSource?: string;
   /** False when a refresh found some of the rules gone: the next `up` puts them back. */
   readonly rulesIntact: boolean;
+  /** The backend the rules were made with; unset in state from before the choice existed: iptables. */
+  readonly firewallBackend?: FirewallBackend;
 }
 
 /** A port range, `[first, last]`, or a string that says what is wrong with the value. */
@@ -187,9 +199,6 @@ const protocolField: FieldType = {
   },
 };
 
-/** The rules' backend. */
-const firewall = firewallFor();
-
 function baseTag(id: string): string {
   return `linuxnet:${id}`;
 }
@@ -226,6 +235,7 @@ export function connectedNetworkOf(
 
 /** Adds every rule of a forward, tagged `tag`. */
 async function addRules(
+  firewall: Firewall,
   host: Host,
   props: PortForwardInputs & { readonly hairpinSource?: string },
   tag: string,
@@ -250,8 +260,9 @@ export const portForwardKind = declareKind<PortForwardInputs, PortForwardOutputs
     inInterface: { type: checked(interfaceNameProblem), change: "replace" },
     fromHost: { type: bool(false), change: "replace" },
     forwarding: { type: bool(true), change: "replace" },
+    firewall: firewallField("replace"),
   },
-  outputs: ["tag", "forwardingBefore", "hairpinSource", "rulesIntact"],
+  outputs: ["tag", "forwardingBefore", "hairpinSource", "rulesIntact", "firewallBackend"],
   snapshotRead: true,
   deleteBeforeReplace: false,
   // Rules found missing at refresh: an update puts them back.
@@ -261,6 +272,8 @@ export const portForwardKind = declareKind<PortForwardInputs, PortForwardOutputs
 
   async create(host, inputs, id) {
     const ns = inputs.namespace;
+    const firewallBackend = await chooseFirewall(host, inputs.firewall);
+    const firewall = firewallFor(firewallBackend);
     return withLock(forwardingLockKey(host.name, ns), () =>
       transactional(async (undo) => {
         const tag = inputs.forwarding ? `${baseTag(id)}:fwd` : baseTag(id);
@@ -270,7 +283,7 @@ export const portForwardKind = declareKind<PortForwardInputs, PortForwardOutputs
         let forwardingBefore: 0 | 1 | undefined;
         if (inputs.forwarding) forwardingBefore = await holdForwarding(host, ns, undo);
         undo(() => firewall.deletePortRules(host, ns, baseTag(id)));
-        await addRules(host, { ...inputs, hairpinSource }, tag);
+        await addRules(firewall, host, { ...inputs, hairpinSource }, tag);
         const rules = (await firewall.portRules(liveReader(host), ns)) ?? [];
         const ours = rules.filter((r) => tagged(r, baseTag(id)));
         const expected = 1 + (inputs.fromHost ? 1 : 0) + (hairpinSource ? 1 : 0);
@@ -285,19 +298,28 @@ export const portForwardKind = declareKind<PortForwardInputs, PortForwardOutputs
           forwardingBefore,
           hairpinSource,
           rulesIntact: true,
+          firewallBackend,
         };
       }),
     );
   },
 
   async read(reader, id, props) {
-    const rules = await firewall.portRules(reader, props.namespace);
+    const rules = await firewallFor(props.firewallBackend).portRules(reader, props.namespace);
     const ours = (rules ?? []).filter((r) => tagged(r, baseTag(id)));
     if (ours.length === 0) return undefined;
     const incoming = ours.find((r) => r.hook === "incoming");
+    // A backend may hold a range as one rule per port (nftables): all of them must be there.
+    const span = parseHostPort(props.hostPort);
+    const whole = Array.isArray(span)
+      ? span[0] === span[1]
+        ? `${span[0]}`
+        : `${span[0]}-${span[1]}`
+      : undefined;
+    const local = ours.find((r) => r.hook === "local");
     const intact =
       incoming !== undefined &&
-      (!props.fromHost || ours.some((r) => r.hook === "local")) &&
+      (!props.fromHost || (local !== undefined && (!whole || local.hostPort === whole))) &&
       (!props.hairpinSource || ours.some((r) => r.hook === "hairpin"));
     // Forwarding turned off behind our back is drift: `up` replaces the forward, which turns it on.
     const forwarding = props.forwarding ? (await reader.ipForward(props.namespace)) === 1 : false;
@@ -316,12 +338,18 @@ export const portForwardKind = declareKind<PortForwardInputs, PortForwardOutputs
 
   async update(host, id, olds, news) {
     // Every field replaces; an update is a changed connection, or rules to put back after drift.
-    const outs = { ...news, tag: olds.tag, forwardingBefore: olds.forwardingBefore };
+    const outs = {
+      ...news,
+      tag: olds.tag,
+      forwardingBefore: olds.forwardingBefore,
+      firewallBackend: olds.firewallBackend,
+    };
     const hairpinSource = olds.hairpinSource;
+    const firewall = firewallFor(olds.firewallBackend);
     if (olds.rulesIntact === false) {
       await withLock(forwardingLockKey(host.name, news.namespace), async () => {
         await firewall.deletePortRules(host, news.namespace, baseTag(id));
-        await addRules(host, { ...news, hairpinSource }, olds.tag);
+        await addRules(firewall, host, { ...news, hairpinSource }, olds.tag);
       });
     }
     return { ...outs, hairpinSource, rulesIntact: true };
@@ -330,7 +358,7 @@ export const portForwardKind = declareKind<PortForwardInputs, PortForwardOutputs
   async delete(host, id, props) {
     const ns = props.namespace;
     return withLock(forwardingLockKey(host.name, ns), async () => {
-      await firewall.deletePortRules(host, ns, baseTag(id));
+      await firewallFor(props.firewallBackend).deletePortRules(host, ns, baseTag(id));
       // Read again after our own rules went: what is left is what still needs forwarding.
       if (props.forwarding) await releaseForwarding(host, ns, baseTag(id));
     });

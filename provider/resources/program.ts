@@ -70,7 +70,8 @@ export abstract class LinuxnetResource extends pulumi.CustomResource {
 
   /**
    * Registers a resource of a declared kind: the props are the declared
-   * fields, taken from `args` (or the field's `programDefault`), with the
+   * fields, taken from `args` (or the stack config key of the field's
+   * `configDefault`, or its `programDefault`), with the
    * connection from {@link connectionInput}, the resource's name, and the
    * provider-filled outputs; the fields declared `secret` are secret outputs.
    */
@@ -89,8 +90,11 @@ export abstract class LinuxnetResource extends pulumi.CustomResource {
     };
     for (const [key, field] of Object.entries(fields)) {
       if (key === "connection") continue;
-      props[key] =
-        field.programDefault === undefined ? given[key] : (given[key] ?? field.programDefault);
+      const fromConfig = field.configDefault
+        ? new pulumi.Config("linuxnet").get(field.configDefault)
+        : undefined;
+      const fallback = fromConfig ?? field.programDefault;
+      props[key] = fallback === undefined ? given[key] : (given[key] ?? fallback);
     }
     for (const key of outputs) props[key] = undefined;
     const secrets = Object.keys(fields).filter((key) => fields[key]!.secret);

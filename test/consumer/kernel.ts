@@ -5,7 +5,7 @@
  */
 
 import type { LabHost } from "../../lab/labhost";
-import { addresses, inNs, ipIn, link, namespaces, oob, rules } from "../host/support";
+import { addresses, inNs, ipIn, link, namespaces, oob, oobResult, rules } from "../host/support";
 import type { Configuration, Expectation, ObjectName } from "./matrix";
 
 /** A route as `ip -json route show` prints it. */
@@ -156,6 +156,15 @@ async function check(
     if (JSON.stringify(have) !== JSON.stringify([...e.addresses].sort()))
       wrong.push(`addresses ${have.join(" ")}, expected ${e.addresses.join(" ")}`);
     return wrong.length ? `${where}: ${wrong.join("; ")}` : undefined;
+  }
+  if ("nftRule" in e) {
+    const ns = name(e.in);
+    const r = await oobResult(h, inNs(ns, ["nft", "list", "table", "inet", "linuxnet"]));
+    const all = r.exitCode === 0 ? r.stdout.split("\n").map((l) => l.trim()) : [];
+    const re = new RegExp(e.nftRule);
+    return all.some((l) => re.test(l))
+      ? undefined
+      : `no line of our nftables table matching /${e.nftRule}/${ns ? ` in ${ns}` : ""}; there: ${r.exitCode === 0 ? all.filter(Boolean).join(" | ") : r.stderr.trim()}`;
   }
   if ("forwarding" in e) {
     const ns = e.forwarding === "" ? undefined : name(e.forwarding);

@@ -93,6 +93,11 @@ export type Expectation =
       readonly remotes: readonly ObjectName[];
       readonly addresses: readonly string[];
     }
+  | {
+      /** A line of `nft list table inet linuxnet` (trimmed), matching this pattern. */
+      readonly nftRule: string;
+      readonly in?: ObjectName;
+    }
   | { readonly forwarding: ObjectName | ""; readonly value: "0" | "1" }
   | {
       /** A setting's file under /proc/sys, and its value (white space between words as one). */
@@ -302,6 +307,38 @@ export function matrix(): Configuration[] {
     ],
     expect: [
       { link: `${p}br`, in: `${p}ns`, type: "bridge", up: true, addresses: [v4(i, 254)] },
+      { rule: `^-A FORWARD -i ${p}br -o ${p}br .*-j ACCEPT$`, table: "filter", in: `${p}ns` },
+    ],
+  }));
+  add("bridge, acceptForwarding with firewall nftables", (p) => ({
+    decls: [
+      {
+        kind: "Bridge",
+        name: `${p}br`,
+        args: { name: `${p}br`, acceptForwarding: true, firewall: "nftables" },
+      },
+    ],
+    expect: [
+      { link: `${p}br`, type: "bridge", up: true, addresses: [] },
+      { nftRule: `^iifname "${p}br" oifname "${p}br" accept comment "linuxnet:bridge:${p}br"$` },
+    ],
+  }));
+  add("bridge in a namespace, acceptForwarding with firewall iptables written out", (p) => ({
+    decls: [
+      ns(`${p}ns`),
+      {
+        kind: "Bridge",
+        name: `${p}br`,
+        args: {
+          name: `${p}br`,
+          namespace: ref(`${p}ns`),
+          acceptForwarding: true,
+          firewall: "iptables",
+        },
+      },
+    ],
+    expect: [
+      { link: `${p}br`, in: `${p}ns`, type: "bridge", up: true, addresses: [] },
       { rule: `^-A FORWARD -i ${p}br -o ${p}br .*-j ACCEPT$`, table: "filter", in: `${p}ns` },
     ],
   }));
@@ -616,6 +653,90 @@ export function matrix(): Configuration[] {
         in: `${p}ns`,
       },
       { forwarding: `${p}ns`, value: "0" },
+    ],
+  }));
+
+  add("NAT on the host with firewall nftables", (p, i) => ({
+    decls: [
+      {
+        kind: "NatRule",
+        name: `${p}nat`,
+        args: { source: `10.110.${i}.0/24`, outInterface: "eth0", firewall: "nftables" },
+      },
+    ],
+    expect: [
+      {
+        nftRule: `^ip saddr 10\\.110\\.${i}\\.0/24 oifname "eth0" masquerade comment "linuxnet:nat-[0-9a-f]{8}:fwd"$`,
+      },
+      { forwarding: "", value: "1" },
+    ],
+  }));
+  add("NAT in a namespace with firewall nftables, forwarding false", (p, i) => ({
+    decls: [
+      ns(`${p}ns`),
+      {
+        kind: "NatRule",
+        name: `${p}nat`,
+        args: {
+          namespace: ref(`${p}ns`),
+          source: `10.110.${i}.0/24`,
+          forwarding: false,
+          firewall: "nftables",
+        },
+      },
+    ],
+    expect: [
+      {
+        nftRule: `^ip saddr 10\\.110\\.${i}\\.0/24 masquerade comment "linuxnet:nat-[0-9a-f]{8}"$`,
+        in: `${p}ns`,
+      },
+      { forwarding: `${p}ns`, value: "0" },
+    ],
+  }));
+  add("NAT with firewall auto written out (iptables, where it works)", (p, i) => ({
+    decls: [
+      {
+        kind: "NatRule",
+        name: `${p}nat`,
+        args: { source: `10.110.${i}.0/24`, firewall: "auto" },
+      },
+    ],
+    expect: [
+      {
+        rule: `^-A POSTROUTING -s 10\\.110\\.${i}\\.0/24 -m comment .*-j MASQUERADE$`,
+        table: "nat",
+      },
+    ],
+  }));
+  add("port forward in a namespace with firewall nftables, a range and fromHost", (p, i) => ({
+    decls: [
+      ns(`${p}ns`),
+      {
+        kind: "PortForward",
+        name: `${p}pf`,
+        args: {
+          namespace: ref(`${p}ns`),
+          hostPort: `${19000 + i}-${19001 + i}`,
+          to: `10.111.${i}.2:80`,
+          fromHost: true,
+          forwarding: false,
+          firewall: "nftables",
+        },
+      },
+    ],
+    expect: [
+      {
+        nftRule: `^tcp dport ${19000 + i} dnat ip to 10\\.111\\.${i}\\.2:80 comment "linuxnet:pf-[0-9a-f]{8}"$`,
+        in: `${p}ns`,
+      },
+      {
+        nftRule: `^tcp dport ${19001 + i} dnat ip to 10\\.111\\.${i}\\.2:81 comment "linuxnet:pf-[0-9a-f]{8}"$`,
+        in: `${p}ns`,
+      },
+      {
+        nftRule: `^fib daddr type local tcp dport ${19000 + i} dnat ip to 10\\.111\\.${i}\\.2:80 comment "linuxnet:pf-[0-9a-f]{8}"$`,
+        in: `${p}ns`,
+      },
     ],
   }));
 
@@ -987,6 +1108,7 @@ export function falsified(configs: readonly Configuration[]): Configuration[] {
     if ("link" in e) return { ...e, addresses: [...e.addresses, "10.255.255.1/32"] };
     if ("route" in e) return { ...e, metric: (e.metric ?? 0) + 1 };
     if ("rule" in e) return { ...e, rule: `${e.rule}NOT-THERE` };
+    if ("nftRule" in e) return { ...e, nftRule: `${e.nftRule}NOT-THERE` };
     if ("forwarding" in e) return { ...e, value: e.value === "1" ? "0" : "1" };
     if ("sysctl" in e) return { ...e, value: `${e.value}9` };
     if ("vxlan" in e) return { ...e, remotes: [...e.remotes, "192.0.2.254"] };

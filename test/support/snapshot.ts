@@ -2,11 +2,13 @@
  * A picture of everything on a lab host that this package could touch, to
  * prove that destroy leaves the host exactly as it was: the namespace list,
  * and in the host and every namespace the links, addresses and routes
- * (`ip -json`), the iptables rule set (`iptables-save`) and `ip_forward`.
+ * (`ip -json`), the iptables rule set (`iptables-save`), the nftables rule
+ * set (`nft -j list ruleset`) and `ip_forward`. A lab host made without one
+ * of the two commands (`without` in lab/labhost.ts) shows a fixed word for it.
  */
 
 import type { LabHost } from "../../lab/labhost";
-import { inNs, ipIn, namespaces, oob } from "./oob";
+import { inNs, ipIn, namespaces, oob, oobResult } from "./oob";
 import { waitFor } from "./wait";
 
 /** What one network namespace (or the host's own, under "") holds. */
@@ -15,6 +17,7 @@ export interface NamespaceSnapshot {
   addresses: unknown[];
   routes: unknown[];
   iptables: string;
+  nftables: string;
   ipForward: string;
 }
 
@@ -83,6 +86,57 @@ export function ruleSet(save: string): string {
     .join("\n");
 }
 
+/** The tables iptables-nft makes, by family and name. */
+const IPTABLES_NFT_TABLE = /^(ip|ip6|arp|bridge) (filter|nat|mangle|raw|security)$/;
+
+/**
+ * The rule set as `nft -j list ruleset` prints it, less what carries no
+ * meaning: nft's version, handles (numbers the kernel hands out), counters,
+ * and the tables iptables-nft made and left holding nothing but base chains
+ * with an ACCEPT policy (see {@link ruleSet}). Any other table stays, empty
+ * or not: an empty `inet linuxnet` left behind is a finding.
+ */
+export function nftRuleSet(json: string): string {
+  const entries = (
+    (JSON.parse(json || "{}") as { nftables?: Record<string, unknown>[] }).nftables ?? []
+  ).filter((e) => !("metainfo" in e));
+  const tableOf = (e: Record<string, unknown>): string => {
+    const [kind] = Object.keys(e);
+    const body = e[kind!] as Record<string, unknown>;
+    return kind === "table" ? `${body.family} ${body.name}` : `${body.family} ${body.table}`;
+  };
+  const meaningless = new Set<string>();
+  for (const e of entries) {
+    if (!("table" in e)) continue;
+    const key = tableOf(e);
+    if (!IPTABLES_NFT_TABLE.test(key)) continue;
+    const inside = entries.filter((x) => !("table" in x) && tableOf(x) === key);
+    const empty = inside.every(
+      (x) => "chain" in x && (x.chain as { policy?: string }).policy === "accept",
+    );
+    if (empty) meaningless.add(key);
+  }
+  const kept = entries.filter((e) => !meaningless.has(tableOf(e)));
+  return JSON.stringify(kept, (key, value: unknown) => {
+    if (key === "handle") return undefined;
+    if (key === "counter" && value && typeof value === "object") return { packets: 0, bytes: 0 };
+    return value;
+  });
+}
+
+/** A command's output, or `word` when the lab host does not have the command (exit 127). */
+async function unlessMissing(
+  host: LabHost,
+  argv: string[],
+  word: string,
+): Promise<string | undefined> {
+  const r = await oobResult(host, argv);
+  if (r.exitCode === 127 || /No such file or directory|not found/.test(r.stderr)) {
+    if (!/Cannot open network namespace/.test(r.stderr)) return word;
+  }
+  return oob(host, argv);
+}
+
 /** Takes the snapshot, once the host's addresses have settled. */
 export async function snapshotHost(host: LabHost): Promise<HostSnapshot> {
   const snapshot: HostSnapshot = {};
@@ -94,7 +148,14 @@ export async function snapshotHost(host: LabHost): Promise<HostSnapshot> {
       links: stable(JSON.parse((await ip("link", "show")) || "[]")),
       addresses: stable(JSON.parse((await ip("addr", "show")) || "[]")),
       routes: JSON.parse((await ip("route", "show", "table", "all")) || "[]"),
-      iptables: ruleSet(await oob(host, inNs(ns, ["iptables-save"]))),
+      iptables: await unlessMissing(host, inNs(ns, ["iptables-save"]), "(no iptables-save)").then(
+        (out) => (out === "(no iptables-save)" ? out : ruleSet(out!)),
+      ),
+      nftables: await unlessMissing(
+        host,
+        inNs(ns, ["nft", "-j", "list", "ruleset"]),
+        "(no nft)",
+      ).then((out) => (out === "(no nft)" ? out : nftRuleSet(out!))),
       ipForward: (await oob(host, inNs(ns, ["cat", "/proc/sys/net/ipv4/ip_forward"]))).trim(),
     };
   }

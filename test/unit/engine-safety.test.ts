@@ -27,6 +27,7 @@ import { TransportError } from "../../provider/errors";
 import type { BaseInputs, Kind } from "../../provider/resources/kind";
 import type { FdbEntry, HostReader, LinkFacts, RouteEntry } from "../../provider/host/reader";
 import type { TaggedRule } from "../../provider/host/iptables";
+import type { NftTableState } from "../../provider/host/nftables";
 import { transportStats } from "../../provider/transport";
 import { PROVIDER_KEY, UNKNOWN, containsNonFinite, containsUndefined } from "./support";
 
@@ -60,6 +61,7 @@ const FIELDS: Record<KindName, readonly string[]> = {
     "mtu",
     "up",
     "acceptForwarding",
+    "firewall",
   ],
   VethPair: ["connection", "resourceName", "a", "b", "mtu"],
   Route: [
@@ -72,7 +74,15 @@ const FIELDS: Record<KindName, readonly string[]> = {
     "metric",
     "table",
   ],
-  NatRule: ["connection", "resourceName", "namespace", "source", "outInterface", "forwarding"],
+  NatRule: [
+    "connection",
+    "resourceName",
+    "namespace",
+    "source",
+    "outInterface",
+    "forwarding",
+    "firewall",
+  ],
   ConnectivityCheck: ["connection", "resourceName", "from", "to", "port", "protocol"],
   Sysctl: ["connection", "resourceName", "namespace", "key", "value"],
   PortForward: [
@@ -85,6 +95,7 @@ const FIELDS: Record<KindName, readonly string[]> = {
     "inInterface",
     "fromHost",
     "forwarding",
+    "firewall",
   ],
   Vxlan: [
     "connection",
@@ -105,6 +116,9 @@ const FIELDS: Record<KindName, readonly string[]> = {
 
 // ---------------------------------------------------------------------------
 // Realistic values
+
+/** A `firewall` input: each choice, and omitted (the default, `auto`). */
+const firewallChoice = fc.constantFrom("auto", "iptables", "nftables");
 
 const ifName = fc
   .stringMatching(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,14}$/)
@@ -249,6 +263,7 @@ const VALID: Record<KindName, fc.Arbitrary<Props>> = {
       mtu: fc.integer({ min: 68, max: 65535 }),
       up: fc.boolean(),
       acceptForwarding: fc.boolean(),
+      firewall: firewallChoice,
     },
     { requiredKeys: [] },
   ),
@@ -298,7 +313,13 @@ const VALID: Record<KindName, fc.Arbitrary<Props>> = {
       return out;
     }),
   NatRule: fc.record(
-    { namespace: nsName, source: v4Network, outInterface: ifName, forwarding: fc.boolean() },
+    {
+      namespace: nsName,
+      source: v4Network,
+      outInterface: ifName,
+      forwarding: fc.boolean(),
+      firewall: firewallChoice,
+    },
     { requiredKeys: ["source"] },
   ),
   ConnectivityCheck: fc
@@ -328,6 +349,7 @@ const VALID: Record<KindName, fc.Arbitrary<Props>> = {
           inInterface: ifName,
           fromHost: fc.boolean(),
           forwarding: fc.boolean(),
+          firewall: firewallChoice,
         },
         { requiredKeys: [] },
       ),
@@ -801,6 +823,7 @@ function stubReader(facts: ReaderFacts, props: Props): HostReader {
     loopbackUp: async () => facts.loopbackUp,
     routes: async () => facts.routes,
     taggedRules: async () => facts.rules,
+    nftTable: async () => facts.nftTable,
     ipForward: async () => facts.ipForward,
     sysctl: async () => facts.sysctl,
     fdb: async () => facts.fdb,
@@ -814,6 +837,7 @@ interface ReaderFacts {
   readonly loopbackUp: boolean | undefined;
   readonly routes: RouteEntry[] | undefined;
   readonly rules: TaggedRule[] | undefined;
+  readonly nftTable: NftTableState | undefined;
   readonly ipForward: 0 | 1 | undefined;
   readonly sysctl: string | undefined;
   readonly fdb: FdbEntry[] | undefined;
@@ -898,6 +922,39 @@ const readerFacts: fc.Arbitrary<ReaderFacts> = fc.record({
       { maxLength: 3 },
     ),
   ),
+  nftTable: maybe(
+    fc.record({
+      exists: fc.boolean(),
+      chains: fc.constant([{ name: "postrouting", handle: 1 }]),
+      rules: fc.array(
+        fc.record({
+          chain: fc.constantFrom("postrouting", "forward"),
+          handle: fc.integer({ min: 1, max: 1000 }),
+          comment: fc.constantFrom(
+            `linuxnet:${NAT_ID}:fwd`,
+            "linuxnet:bridge:br0",
+            "other",
+            undefined,
+          ),
+          expr: fc.constantFrom(
+            [{ masquerade: null }],
+            [
+              {
+                match: {
+                  op: "==",
+                  left: { payload: { protocol: "ip", field: "saddr" } },
+                  right: { prefix: { addr: "10.0.0.0", len: 24 } },
+                },
+              },
+              { masquerade: null },
+            ],
+            [{ accept: null }],
+          ),
+        }),
+        { maxLength: 3 },
+      ),
+    }),
+  ),
   ipForward: fc.constantFrom(0 as const, 1 as const, undefined),
   sysctl: fc.constantFrom("1", "0", "1\t0", "", undefined),
   fdb: maybe(
@@ -920,12 +977,13 @@ const readerFacts: fc.Arbitrary<ReaderFacts> = fc.record({
 /** Outputs as a kind's create returns them: its checked inputs and its own output fields, some unset. */
 const EXTRA_OUTPUTS: Record<KindName, fc.Arbitrary<Props>> = {
   Namespace: fc.constant({}),
-  Bridge: fc.constant({}),
+  Bridge: fc.record({ firewallBackend: fc.constantFrom("iptables", "nftables", undefined) }),
   VethPair: fc.constant({}),
   Route: fc.constant({}),
   NatRule: fc.record({
     tag: fc.constant("linuxnet:nat-1:fwd"),
     forwardingBefore: fc.constantFrom(0, 1, undefined),
+    firewallBackend: fc.constantFrom("iptables", "nftables", undefined),
   }),
   Sysctl: fc.record({ valueBefore: fc.constantFrom("0", "1\t0", "") }),
   PortForward: fc.record({
@@ -933,6 +991,7 @@ const EXTRA_OUTPUTS: Record<KindName, fc.Arbitrary<Props>> = {
     forwardingBefore: fc.constantFrom(0, 1, undefined),
     hairpinSource: fc.constantFrom("10.0.0.0/24", undefined),
     rulesIntact: fc.boolean(),
+    firewallBackend: fc.constantFrom("iptables", "nftables", undefined),
   }),
   ConnectivityCheck: fc.record({
     healthy: fc.boolean(),

@@ -6,7 +6,7 @@ import type { HostReader } from "../../../provider/host/reader";
 import { labelled } from "../support";
 
 describe("the firewall seam", () => {
-  it("gives iptables, the one backend yet", () => {
+  it("gives iptables for state that recorded no backend, from before the choice existed", () => {
     expect(firewallFor().name).toBe("iptables");
   });
 

@@ -51,8 +51,46 @@ import { labelled } from "../support";
 
 const M = "linuxnet-snapshot-0123456789abcdef";
 
-/** The snapshot's output (fixture below). */
-const DUMP = capturedDump();
+/** Our nftables table as `nft -j list table inet linuxnet` printed it (nft 1.0.6), one line. */
+const NFT_TABLE_JSON = JSON.stringify({
+  nftables: [
+    { metainfo: { version: "1.0.6", release_name: "Lester Gooch #5", json_schema_version: 1 } },
+    { table: { family: "inet", name: "linuxnet", handle: 1 } },
+    {
+      chain: {
+        ...{ family: "inet", table: "linuxnet", name: "postrouting", handle: 1, type: "nat" },
+        ...{ hook: "postrouting", prio: 100, policy: "accept" },
+      },
+    },
+    {
+      rule: {
+        ...{ family: "inet", table: "linuxnet", chain: "postrouting", handle: 2 },
+        comment: "linuxnet:nat-0a1b2c3d:fwd",
+        expr: [
+          {
+            match: {
+              op: "==",
+              left: { payload: { protocol: "ip", field: "saddr" } },
+              right: { prefix: { addr: "10.0.0.0", len: 24 } },
+            },
+          },
+          { match: { op: "==", left: { meta: { key: "oifname" } }, right: "eth0" } },
+          { masquerade: null },
+        ],
+      },
+    },
+  ],
+});
+
+/**
+ * The snapshot's output (fixture below, captured before the dump read our nftables
+ * table), with an `nftables` section before each namespace's `nat`: our table with
+ * one masquerade rule, as nft printed it.
+ */
+const DUMP = capturedDump().replace(
+  new RegExp(`(${M} begin nat\\n)`, "g"),
+  `${M} begin nftables\n${NFT_TABLE_JSON}\n\n${M} stderr nftables\n${M} end nftables 0\n$1`,
+);
 /** The live reader's commands on the same host state, and what each printed (fixture below). */
 const LIVE = withLinkDetails(capturedLiveAnswers());
 

@@ -616,6 +616,42 @@ const ROWS: Row[] = [
     set: { hostPort: undefined },
     property: "hostPort",
   },
+  {
+    label: "a NAT firewall that is no backend",
+    kind: "NatRule",
+    set: { firewall: "pf" },
+    property: "firewall",
+  },
+  {
+    label: "a NAT firewall with a command in it",
+    kind: "NatRule",
+    set: { firewall: "nftables; rm -rf /" },
+    property: "firewall",
+  },
+  {
+    label: "a NAT firewall as a list",
+    kind: "NatRule",
+    set: { firewall: ["nftables"] },
+    property: "firewall",
+  },
+  {
+    label: "a bridge firewall as a number",
+    kind: "Bridge",
+    set: { firewall: 1 },
+    property: "firewall",
+  },
+  {
+    label: "a bridge firewall in capitals",
+    kind: "Bridge",
+    set: { firewall: "NFTABLES" },
+    property: "firewall",
+  },
+  {
+    label: "a port forward firewall that is no backend",
+    kind: "PortForward",
+    set: { firewall: "ipfw" },
+    property: "firewall",
+  },
   // Connections, on every kind
   {
     label: "a host with a semicolon",
