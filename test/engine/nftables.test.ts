@@ -52,15 +52,15 @@ describe("the lab stack with linuxnet:firewall nftables on a host without iptabl
     await lab?.teardown();
   });
 
-  it("previews nine creations and touches nothing", async () => {
+  it("previews eleven creations and touches nothing", async () => {
     const preview = await test.stack.preview();
-    expect(preview.changeSummary).toEqual({ create: 9 });
+    expect(preview.changeSummary).toEqual({ create: 11 });
     expect(await snapshotHost(h1)).toEqual(before);
   });
 
   it("builds the network with its masquerade and bridge accept in our own nftables table", async () => {
     const up = await test.stack.up();
-    expect(up.summary.resourceChanges).toEqual({ create: 9 });
+    expect(up.summary.resourceChanges).toEqual({ create: 11 });
 
     const table = await ourTable();
     fs.writeFileSync(TABLE_RECORD, table ?? "(no table)\n");
@@ -68,6 +68,13 @@ describe("the lab stack with linuxnet:firewall nftables on a host without iptabl
       /ip saddr 10\.0\.0\.0\/24 oifname "eth0" masquerade comment "linuxnet:nat-[0-9a-f]{8}:fwd"/,
     );
     expect(table).toContain('iifname "br0" oifname "br0" accept comment "linuxnet:bridge:br0"');
+    // The lab stack's PortForward of 8080 to ns-green's port 80, from outside and from the host.
+    expect(table).toMatch(
+      /tcp dport 8080 dnat ip to 10\.0\.0\.2:80 comment "linuxnet:pf-[0-9a-f]{8}:fwd"/,
+    );
+    expect(table).toMatch(
+      /fib daddr type local tcp dport 8080 dnat ip to 10\.0\.0\.2:80 comment "linuxnet:pf-[0-9a-f]{8}:fwd"/,
+    );
     expect(table).toContain("type nat hook postrouting priority srcnat; policy accept;");
     expect(table).toContain("type filter hook forward priority filter; policy accept;");
 
@@ -75,7 +82,7 @@ describe("the lab stack with linuxnet:firewall nftables on a host without iptabl
       type: string;
       outputs?: Record<string, unknown>;
     }[];
-    for (const kind of ["NatRule", "Bridge"]) {
+    for (const kind of ["NatRule", "Bridge", "PortForward"]) {
       const r = resources.find((x) => x.type === `pulumi-nodejs:dynamic/linuxnet:${kind}`);
       expect(r?.outputs).toMatchObject({ firewall: "nftables", firewallBackend: "nftables" });
     }
@@ -87,18 +94,18 @@ describe("the lab stack with linuxnet:firewall nftables on a host without iptabl
   it("changes nothing on a second up", async () => {
     await test.stack.preview({ expectNoChanges: true });
     const up = await test.stack.up();
-    expect(up.summary.resourceChanges).toEqual({ same: 9 });
+    expect(up.summary.resourceChanges).toEqual({ same: 11 });
   });
 
   it("changes nothing on refresh, which reads the table from the host snapshot", async () => {
     const refresh = await test.stack.refresh();
-    expect(refresh.summary.resourceChanges).toEqual({ same: 9 });
+    expect(refresh.summary.resourceChanges).toEqual({ same: 11 });
     await test.stack.preview({ expectNoChanges: true });
   });
 
   it("destroys back to exactly the host it started from, our table gone", async () => {
     const destroy = await test.stack.destroy();
-    expect(destroy.summary.resourceChanges).toEqual({ delete: 9 });
+    expect(destroy.summary.resourceChanges).toEqual({ delete: 11 });
     expect(await ourTable()).toBeUndefined();
     expect(await snapshotHost(h1)).toEqual(before);
   });
