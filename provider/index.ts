@@ -15,6 +15,7 @@ export { Bridge, type BridgeArgs } from "./resources/bridge";
 export { VethPair, type VethPairArgs, type VethEndArgs, type VethEnd } from "./resources/veth";
 export { Route, type RouteArgs } from "./resources/route";
 export { NatRule, type NatRuleArgs } from "./resources/nat";
+export { LinkShaping, type LinkShapingArgs } from "./resources/shaping";
 export {
   CommandError,
   TransportError,

@@ -93,6 +93,30 @@ export interface HostReader {
   ): Promise<TaggedRule[] | undefined>;
   /** `net.ipv4.ip_forward`; undefined when the namespace is not there. */
   ipForward(namespace: string | undefined): Promise<0 | 1 | undefined>;
+  /**
+   * The qdiscs of one interface, as `tc -json qdisc show dev DEV` lists them;
+   * undefined when the interface, or its namespace, is not there.
+   */
+  qdiscs(namespace: string | undefined, device: string): Promise<QdiscEntry[] | undefined>;
+}
+
+/** A qdisc as `tc -json qdisc show` reports it (the fields resources use). */
+export interface QdiscEntry {
+  /** `tbf`, `netem`, `noqueue`, `pfifo_fast`... */
+  readonly kind: string;
+  /** `"8001:"`; `"0:"` for a default qdisc the kernel attached by itself. */
+  readonly handle: string;
+  /** Set on the interface's root qdisc. */
+  readonly root?: boolean;
+  /** The parent (`"1:1"`) of a qdisc that is not the root. */
+  readonly parent?: string;
+  /** The kind's own settings, as tc prints them. */
+  readonly options?: Readonly<Record<string, unknown>>;
+}
+
+/** Equivalent to: `tc [-n NS] -json qdisc show dev DEV` */
+export function qdiscShowArgv(namespace: string | undefined, device: string): string[] {
+  return ["tc", ...(namespace ? ["-n", namespace] : []), "-json", "qdisc", "show", "dev", device];
 }
 
 /** The facts of one link from its `ip -json -details link show` entry and its addresses. Pure. */
@@ -212,6 +236,16 @@ export function liveReader(host: Host): LiveHostReader {
         await host.runOk(argv);
       }
       return r.stdout.trim() === "1" ? 1 : 0;
+    },
+
+    async qdiscs(namespace, device) {
+      const argv = qdiscShowArgv(namespace, device);
+      const r = await host.run(argv);
+      if (r.exitCode !== 0) {
+        if (isLinkAbsent(r.stderr)) return undefined;
+        await host.runOk(argv);
+      }
+      return parseJsonList<QdiscEntry>(r.stdout);
     },
   };
 }
@@ -435,6 +469,9 @@ export function snapshotReader(snapshot: HostSnapshot, live?: HostReader): HostR
       if (text === undefined) return undefined;
       return text.trim() === "1" ? 1 : 0;
     },
+
+    // The snapshot holds no qdiscs (a refresh of the kinds without them would pay for them).
+    qdiscs: (namespace, device) => needLive("qdiscs").qdiscs(namespace, device),
   };
 }
 

@@ -15,6 +15,7 @@ import { vethKind } from "./veth";
 import { routeKind } from "./route";
 import { natKind } from "./nat";
 import { connectivityKind } from "./connectivity";
+import { shapingKind } from "./shaping";
 
 /** Every kind, by the type name it has in the stack (its declaration's `name`). */
 export const kinds = {
@@ -24,9 +25,10 @@ export const kinds = {
   Route: routeKind,
   NatRule: natKind,
   ConnectivityCheck: connectivityKind,
+  LinkShaping: shapingKind,
 } as const;
 
-/** A kind's type name: `Namespace`, `Bridge`, `VethPair`, `Route`, `NatRule`, `ConnectivityCheck`. */
+/** A kind's type name: `Namespace`, `Bridge`, `VethPair`, `Route`, `NatRule`, `ConnectivityCheck`, `LinkShaping`. */
 export type KindName = keyof typeof kinds;
 
 /** Every kind's name, in the order above. */

@@ -25,7 +25,7 @@ import { type KindName, handler, interrupted, kinds } from "../../provider/runti
 import { structSafe } from "../../provider/struct";
 import { TransportError } from "../../provider/errors";
 import type { BaseInputs, Kind } from "../../provider/resources/kind";
-import type { HostReader, LinkFacts, RouteEntry } from "../../provider/host/reader";
+import type { HostReader, LinkFacts, QdiscEntry, RouteEntry } from "../../provider/host/reader";
 import type { TaggedRule } from "../../provider/host/iptables";
 import { transportStats } from "../../provider/transport";
 import { PROVIDER_KEY, UNKNOWN, containsNonFinite, containsUndefined } from "./support";
@@ -74,6 +74,18 @@ const FIELDS: Record<KindName, readonly string[]> = {
   ],
   NatRule: ["connection", "resourceName", "namespace", "source", "outInterface", "forwarding"],
   ConnectivityCheck: ["connection", "resourceName", "from", "to", "port", "protocol"],
+  LinkShaping: [
+    "connection",
+    "resourceName",
+    "namespace",
+    "device",
+    "rate",
+    "delay",
+    "jitter",
+    "loss",
+    "duplicate",
+    "reorder",
+  ],
 };
 
 // ---------------------------------------------------------------------------
@@ -160,6 +172,21 @@ const vethEnd = fc.record(
   { requiredKeys: [] },
 );
 
+/** Rates as a user writes them: common spellings, and any whole number of bytes per second. */
+const shapingRate = fc.oneof(
+  fc.constantFrom("10mbit", "1gbit", "500kbit", "1.5mbit", "125kbps", "64kibit", "10tbit", "8bit"),
+  fc.integer({ min: 1, max: 1_250_000_000_000 }).map((bytes) => `${bytes * 8}bit`),
+);
+/** Times as a user writes them, up to an hour. */
+const shapingTime = fc.oneof(
+  fc.constantFrom("40ms", "1s", "500us", "0ms", "1.5ms", "2sec", "3600s"),
+  fc.integer({ min: 0, max: 3_600_000_000 }).map((us) => `${us}us`),
+);
+const percentValue = fc.oneof(
+  fc.constantFrom(0, 0.5, 1, 25, 100),
+  fc.double({ min: 0, max: 100, noNaN: true }).map(Math.abs),
+);
+
 const endpoint = fc.record({ namespace: nsName, address: v4Plain }, { requiredKeys: [] });
 
 /** Valid inputs for each kind, every optional field present in some and absent in others. */
@@ -236,6 +263,32 @@ const VALID: Record<KindName, fc.Arbitrary<Props>> = {
       { requiredKeys: ["to"] },
     )
     .filter((c) => c.protocol !== "tcp" || c.port !== undefined),
+  LinkShaping: fc
+    .record(
+      {
+        namespace: nsName,
+        device: ifName,
+        rate: shapingRate,
+        delay: shapingTime,
+        jitter: shapingTime,
+        loss: percentValue,
+        duplicate: percentValue,
+        reorder: percentValue,
+      },
+      { requiredKeys: ["device"] },
+    )
+    .map((s) => {
+      // jitter and reorder need a delay; at least one value.
+      const out: Props = { ...s };
+      if (out.delay === undefined) {
+        delete out.jitter;
+        delete out.reorder;
+      }
+      if (!["rate", "delay", "loss", "duplicate"].some((k) => out[k] !== undefined)) {
+        out.rate = "10mbit";
+      }
+      return out;
+    }),
 };
 
 /** Valid inputs as the engine sends them: a connection, the resource's name and the serialized provider. */
@@ -671,6 +724,7 @@ function stubReader(facts: ReaderFacts, props: Props): HostReader {
     routes: async () => facts.routes,
     taggedRules: async () => facts.rules,
     ipForward: async () => facts.ipForward,
+    qdiscs: async () => facts.qdiscs,
   };
 }
 
@@ -682,6 +736,7 @@ interface ReaderFacts {
   readonly routes: RouteEntry[] | undefined;
   readonly rules: TaggedRule[] | undefined;
   readonly ipForward: 0 | 1 | undefined;
+  readonly qdiscs: QdiscEntry[] | undefined;
 }
 
 const maybe = <T>(arb: fc.Arbitrary<T>) => fc.option(arb, { nil: undefined });
@@ -738,6 +793,41 @@ const readerFacts: fc.Arbitrary<ReaderFacts> = fc.record({
     ),
   ),
   ipForward: fc.constantFrom(0 as const, 1 as const, undefined),
+  qdiscs: maybe(
+    fc.array(
+      fc.oneof(
+        fc.constant({ kind: "noqueue", handle: "0:", root: true }),
+        fc.record({
+          kind: fc.constant("tbf"),
+          handle: fc.constantFrom("4c54:", "1:"),
+          root: fc.boolean(),
+          options: fc.record({ rate: fc.integer({ min: 0, max: 2 ** 40 }) }, { requiredKeys: [] }),
+        }),
+        fc.record({
+          kind: fc.constant("netem"),
+          handle: fc.constantFrom("4c4e:", "8001:"),
+          root: fc.boolean(),
+          options: fc.record(
+            {
+              delay: fc.record(
+                {
+                  delay: fc.double({ min: 0, max: 10, noNaN: true }),
+                  jitter: fc.double({ min: 0, max: 1, noNaN: true }),
+                },
+                { requiredKeys: [] },
+              ),
+              "loss-random": fc.record({ loss: fc.double({ min: 0, max: 1, noNaN: true }) }),
+              duplicate: fc.record({ duplicate: fc.double({ min: 0, max: 1, noNaN: true }) }),
+              reorder: fc.record({ reorder: fc.double({ min: 0, max: 1, noNaN: true }) }),
+              rate: fc.record({ rate: fc.integer({ min: 0, max: 2 ** 40 }) }),
+            },
+            { requiredKeys: [] },
+          ),
+        }),
+      ),
+      { maxLength: 2 },
+    ),
+  ),
 });
 
 /** Outputs as a kind's create returns them: its checked inputs and its own output fields, some unset. */
@@ -754,6 +844,10 @@ const EXTRA_OUTPUTS: Record<KindName, fc.Arbitrary<Props>> = {
     healthy: fc.boolean(),
     summary: fc.string(),
     firstFailure: fc.constantFrom("bridge.up", undefined),
+  }),
+  LinkShaping: fc.record({
+    qdisc: fc.constantFrom("tbf", "netem"),
+    qdiscBefore: fc.constantFrom("noqueue", "pfifo_fast", "none"),
   }),
 };
 

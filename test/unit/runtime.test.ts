@@ -12,6 +12,7 @@ const valid: Record<KindName, Record<string, unknown>> = {
   Route: { namespace: "ns-blue", destination: "default", via: "10.0.0.254" },
   NatRule: { source: "10.0.0.0/24", outInterface: "eth0" },
   ConnectivityCheck: { from: { namespace: "ns-blue" }, to: { namespace: "ns-green" } },
+  LinkShaping: { namespace: "ns-blue", device: "veth-blue", rate: "10mbit" },
 };
 const names = Object.keys(kinds) as KindName[];
 
@@ -24,6 +25,7 @@ describe("handler", () => {
       "Route",
       "NatRule",
       "ConnectivityCheck",
+      "LinkShaping",
     ]);
   });
 
