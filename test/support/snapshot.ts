@@ -2,7 +2,8 @@
  * A picture of everything on a lab host that this package could touch, to
  * prove that destroy leaves the host exactly as it was: the namespace list,
  * and in the host and every namespace the links, addresses and routes
- * (`ip -json`), the iptables rule set (`iptables-save`) and `ip_forward`.
+ * (`ip -json`), the qdiscs (`tc -json qdisc show`), the iptables rule set
+ * (`iptables-save`) and `ip_forward`.
  */
 
 import type { LabHost } from "../../lab/labhost";
@@ -14,6 +15,7 @@ export interface NamespaceSnapshot {
   links: unknown[];
   addresses: unknown[];
   routes: unknown[];
+  qdiscs: unknown[];
   iptables: string;
   ipForward: string;
 }
@@ -27,6 +29,13 @@ function stable(entries: unknown[]): unknown[] {
     const { ifindex: _i, stats64: _s, ...rest } = e as Record<string, unknown>;
     return rest;
   });
+}
+
+/** The qdiscs of every interface, less their reference counts (which follow the kernel's own use). */
+function qdiscsOf(text: string): unknown[] {
+  return (JSON.parse(text.trim() || "[]") as Record<string, unknown>[]).map(
+    ({ refcnt: _r, ...rest }) => rest,
+  );
 }
 
 /** How long a host may take to settle before its snapshot fails instead. */
@@ -94,6 +103,7 @@ export async function snapshotHost(host: LabHost): Promise<HostSnapshot> {
       links: stable(JSON.parse((await ip("link", "show")) || "[]")),
       addresses: stable(JSON.parse((await ip("addr", "show")) || "[]")),
       routes: JSON.parse((await ip("route", "show", "table", "all")) || "[]"),
+      qdiscs: qdiscsOf(await oob(host, inNs(ns, ["tc", "-json", "qdisc", "show"]))),
       iptables: ruleSet(await oob(host, inNs(ns, ["iptables-save"]))),
       ipForward: (await oob(host, inNs(ns, ["cat", "/proc/sys/net/ipv4/ip_forward"]))).trim(),
     };
