@@ -584,6 +584,13 @@ export interface LinkShapingArgs {
  * value needs, create fails naming the module and the values, and changes nothing.
  * Equivalent to: `tc [-n NS] qdisc add dev DEV root tbf rate R burst B latency 50ms`
  * or `tc [-n NS] qdisc add dev DEV root netem delay D [J] loss L% ... [rate R]`
+ *
+ * @example
+ * ```ts
+ * // A slow uplink for ns-blue (tbf), and a lossy, distant one (netem, needs sch_netem).
+ * new linuxnet.LinkShaping("blue-uplink", { connection, namespace: blue.name, device: "veth-blue", rate: "10mbit" });
+ * new linuxnet.LinkShaping("wan", { connection, device: "veth-green-br", delay: "40ms", jitter: "5ms", loss: 0.5 });
+ * ```
  */
 export class LinkShaping extends LinuxnetResource {
   /** The namespace of the interface; undefined for the host's own. */
