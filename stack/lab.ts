@@ -2,13 +2,14 @@
  * The lab stack: the network that "Building a container network from scratch"
  * builds by hand, as resources. Two namespaces, each with a veth to a bridge
  * that carries their gateway address, default routes through it, and NAT out
- * of the host's egress interface. The connection is the stack's default
+ * of the host's egress interface; ns-blue's uplink is shaped to a rate (a slow
+ * link to test software against). The connection is the stack's default
  * (`linuxnet:host`, `linuxnet:privateKey`, ...), which `npm run lab` sets to a
  * local lab host when no host is configured.
  */
 
 import * as pulumi from "@pulumi/pulumi";
-import { Bridge, Namespace, NatRule, Route, VethPair } from "../provider";
+import { Bridge, LinkShaping, Namespace, NatRule, Route, VethPair } from "../provider";
 import { labAddresses } from "./plan";
 
 const config = new pulumi.Config();
@@ -45,6 +46,13 @@ function attach(color: "blue" | "green", address: string) {
 const blue = attach("blue", plan.blue);
 const green = attach("green", plan.green);
 
+// What leaves ns-blue toward the bridge goes at this rate (tbf; the rate updates in place).
+const blueUplink = new LinkShaping("blue-uplink", {
+  namespace: blue.ns.name,
+  device: blue.veth.aName,
+  rate: config.get("blueUplinkRate") ?? "100mbit",
+});
+
 const egress = new NatRule("egress", {
   source: plan.subnet,
   outInterface: egressInterface,
@@ -58,4 +66,5 @@ export const veths = {
   green: [green.veth.aName, green.veth.bName],
 };
 export const natTag = egress.tag;
+export const blueUplinkRate = blueUplink.rate;
 export const connectivity = pulumi.interpolate`ns-blue ${plan.blue} <-> ns-green ${plan.green} over ${bridge.name}; both route via ${plan.gatewayAddress} and leave by ${egressInterface} masqueraded (${egress.tag})`;
