@@ -18,6 +18,7 @@ export { NatRule, type NatRuleArgs } from "./resources/nat";
 export { Sysctl, type SysctlArgs } from "./resources/sysctl";
 export { PortForward, type PortForwardArgs } from "./resources/portforward";
 export { Vxlan, type VxlanArgs } from "./resources/vxlan";
+export { LinkShaping, type LinkShapingArgs } from "./resources/shaping";
 export {
   CommandError,
   TransportError,

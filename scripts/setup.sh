@@ -1,6 +1,6 @@
 # Sourced by scripts/test.sh and scripts/lab.sh: makes a fresh Debian machine
 # ready, as root, and does nothing that is already done:
-#   Debian packages (sshd, iproute2, iptables, nftables, ping, sudo, git), npm ci, the build,
+#   Debian packages (sshd, iproute2, iptables, nftables, ping, sudo, git; iperf3 and unshare for the shaping tests), npm ci, the build,
 #   the package linked under its own name, and the Pulumi engine (LINUXNET_ENGINE_BIN is exported).
 
 setup_fail() {
@@ -11,7 +11,7 @@ setup_fail() {
 [ "$(id -u)" = 0 ] || setup_fail "run as root: lab hosts are network namespaces with their own sshd"
 export PATH=$PATH:/usr/local/go/bin:/usr/sbin:/sbin
 
-setup_packages="openssh-server openssh-client iptables nftables iproute2 iputils-ping sudo procps curl ca-certificates git tar"
+setup_packages="openssh-server openssh-client iptables nftables iproute2 iputils-ping sudo procps curl ca-certificates git tar iperf3 util-linux"
 missing=""
 for p in $setup_packages; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

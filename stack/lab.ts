@@ -4,13 +4,23 @@
  * that carries their gateway address, default routes through it, and NAT out
  * of the host's egress interface. Beyond the article: a port forward from the
  * host's port 8080 (`webPort`) to port 80 in ns-green, also for the host's own
- * connections, and loose reverse-path filtering in ns-blue (`blueRpFilter`). The connection is the stack's default
+ * connections, loose reverse-path filtering in ns-blue (`blueRpFilter`), and ns-blue's uplink
+ * shaped to a rate (a slow link to test software against). The connection is the stack's default
  * (`linuxnet:host`, `linuxnet:privateKey`, ...), which `npm run lab` sets to a
  * local lab host when no host is configured.
  */
 
 import * as pulumi from "@pulumi/pulumi";
-import { Bridge, Namespace, NatRule, PortForward, Route, Sysctl, VethPair } from "../provider";
+import {
+  Bridge,
+  LinkShaping,
+  Namespace,
+  NatRule,
+  PortForward,
+  Route,
+  Sysctl,
+  VethPair,
+} from "../provider";
 import { labAddresses } from "./plan";
 
 const config = new pulumi.Config();
@@ -47,6 +57,13 @@ function attach(color: "blue" | "green", address: string) {
 const blue = attach("blue", plan.blue);
 const green = attach("green", plan.green);
 
+// What leaves ns-blue toward the bridge goes at this rate (tbf; the rate updates in place).
+const blueUplink = new LinkShaping("blue-uplink", {
+  namespace: blue.ns.name,
+  device: blue.veth.aName,
+  rate: config.get("blueUplinkRate") ?? "100mbit",
+});
+
 const egress = new NatRule("egress", {
   source: plan.subnet,
   outInterface: egressInterface,
@@ -81,4 +98,5 @@ export const veths = {
 export const natTag = egress.tag;
 export const webForward = pulumi.interpolate`${web.hostPort} -> ${web.to} (${web.tag})`;
 export const blueRpFilter = rpFilter.value;
+export const blueUplinkRate = blueUplink.rate;
 export const connectivity = pulumi.interpolate`ns-blue ${plan.blue} <-> ns-green ${plan.green} over ${bridge.name}; both route via ${plan.gatewayAddress} and leave by ${egressInterface} masqueraded (${egress.tag})`;

@@ -138,6 +138,11 @@ export interface HostReader {
    * undefined when the link, or its namespace, is not there.
    */
   fdb(namespace: string | undefined, dev: string): Promise<FdbEntry[] | undefined>;
+  /**
+   * The qdiscs of one interface, as `tc -json qdisc show dev DEV` lists them;
+   * undefined when the interface, or its namespace, is not there.
+   */
+  qdiscs(namespace: string | undefined, device: string): Promise<QdiscEntry[] | undefined>;
 }
 
 /** Equivalent to: `bridge [-n NS] -json fdb show dev X` */
@@ -162,6 +167,25 @@ export function nftTableOutcome(
     ? `${r.stderr.trim()} (${NFT_MISSING_HINT})`
     : r.stderr;
   throw new CommandError(host, argv, r.exitCode, r.stdout, why);
+}
+
+/** A qdisc as `tc -json qdisc show` reports it (the fields resources use). */
+export interface QdiscEntry {
+  /** `tbf`, `netem`, `noqueue`, `pfifo_fast`... */
+  readonly kind: string;
+  /** `"8001:"`; `"0:"` for a default qdisc the kernel attached by itself. */
+  readonly handle: string;
+  /** Set on the interface's root qdisc. */
+  readonly root?: boolean;
+  /** The parent (`"1:1"`) of a qdisc that is not the root. */
+  readonly parent?: string;
+  /** The kind's own settings, as tc prints them. */
+  readonly options?: Readonly<Record<string, unknown>>;
+}
+
+/** Equivalent to: `tc [-n NS] -json qdisc show dev DEV` */
+export function qdiscShowArgv(namespace: string | undefined, device: string): string[] {
+  return ["tc", ...(namespace ? ["-n", namespace] : []), "-json", "qdisc", "show", "dev", device];
 }
 
 /** The facts of one link from its `ip -json -details link show` entry and its addresses. Pure. */
@@ -300,6 +324,15 @@ export function liveReader(host: Host): LiveHostReader {
         await host.runOk(argv);
       }
       return parseJsonList<FdbEntry>(r.stdout);
+    },
+    async qdiscs(namespace, device) {
+      const argv = qdiscShowArgv(namespace, device);
+      const r = await host.run(argv);
+      if (r.exitCode !== 0) {
+        if (isLinkAbsent(r.stderr)) return undefined;
+        await host.runOk(argv);
+      }
+      return parseJsonList<QdiscEntry>(r.stdout);
     },
   };
 }
@@ -552,6 +585,8 @@ export function snapshotReader(snapshot: HostSnapshot, live?: HostReader): HostR
     async fdb(namespace, dev) {
       return needLive("forwarding-database entries").fdb(namespace, dev);
     },
+    // The snapshot holds no qdiscs (a refresh of the kinds without them would pay for them).
+    qdiscs: (namespace, device) => needLive("qdiscs").qdiscs(namespace, device),
   };
 }
 

@@ -56,7 +56,6 @@ export interface NatOutputs extends NatInputs {
 /** Who else needs forwarding: shared with PortForward (forwarding.ts). */
 export { othersNeedForwarding } from "./forwarding";
 
-
 function baseTag(id: string): string {
   return `linuxnet:${id}`;
 }

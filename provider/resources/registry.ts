@@ -18,6 +18,7 @@ import { connectivityKind } from "./connectivity";
 import { sysctlKind } from "./sysctl";
 import { portForwardKind } from "./portforward";
 import { vxlanKind } from "./vxlan";
+import { shapingKind } from "./shaping";
 
 /** Every kind, by the type name it has in the stack (its declaration's `name`). */
 export const kinds = {
@@ -30,9 +31,10 @@ export const kinds = {
   Sysctl: sysctlKind,
   PortForward: portForwardKind,
   Vxlan: vxlanKind,
+  LinkShaping: shapingKind,
 } as const;
 
-/** A kind's type name: `Namespace`, `Bridge`, `VethPair`, `Route`, `NatRule`, `ConnectivityCheck`, `Sysctl`, `PortForward`, `Vxlan`. */
+/** A kind's type name: `Namespace`, `Bridge`, `VethPair`, `Route`, `NatRule`, `ConnectivityCheck`, `Sysctl`, `PortForward`, `Vxlan`, `LinkShaping`. */
 export type KindName = keyof typeof kinds;
 
 /** Every kind's name, in the order above. */

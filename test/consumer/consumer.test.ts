@@ -23,7 +23,15 @@ import {
 } from "../engine/support";
 import { type HostSnapshot, snapshotHost } from "../support/snapshot";
 import { unmet } from "./kernel";
-import { type Configuration, LAB_SECRET_KEYS, falsified, matrix, programSource } from "./matrix";
+import {
+  type Configuration,
+  LAB_SECRET_KEYS,
+  falsified,
+  matrix,
+  netemMatrix,
+  programSource,
+} from "./matrix";
+import { kernelLacksQdisc, notVerified } from "../support/not-verified";
 import {
   type ConsumerProject,
   type Packed,
@@ -330,6 +338,42 @@ describe.each([SDK_RANGE.lower, SDK_RANGE.upper])(
         expect(destroy.summary.resourceChanges).toEqual({ delete: RESOURCES });
         expect(await snapshotHost(h1)).toEqual(before);
       });
+
+      // netem values through the engine once (the newest SDK, TypeScript): apart from the
+      // matrix, because a kernel without sch_netem refuses them, and the matrix must deploy.
+      if (sdk === SDK_RANGE.upper && language === "ts") {
+        const NETEM = netemMatrix();
+        const useNetemProgram = () =>
+          fs.writeFile(path.join(dir, "index.ts"), programSource(NETEM, "ts"));
+
+        it("deploys every netem value where the kernel has sch_netem", async (t) => {
+          const lacks = await kernelLacksQdisc(h1, "netem");
+          if (lacks) notVerified(t, lacks);
+          await useNetemProgram();
+          const up = await test.stack.up();
+          expect(await unmet(h1, NETEM, up.outputs.names?.value ?? {})).toEqual([]);
+          await test.stack.destroy();
+          expect(await snapshotHost(h1)).toEqual(before);
+        });
+
+        it("fails at up naming sch_netem where the kernel lacks it, and leaves the host as it was", async (t) => {
+          if (!(await kernelLacksQdisc(h1, "netem"))) {
+            notVerified(t, "kernel has sch_netem: the missing-module error cannot be shown here");
+          }
+          await useNetemProgram();
+          // Every row attempted, not only the first to fail: both must name the module.
+          const failed = await test.stack.up({ continueOnError: true }).then(
+            () => "up succeeded",
+            (e: Error) => e.message,
+          );
+          expect(failed).toMatch(
+            /rate, delay, jitter, loss, duplicate, reorder on n01a need the kernel module sch_netem/,
+          );
+          expect(failed).toMatch(/loss on n02b needs the kernel module sch_netem/);
+          await test.stack.destroy();
+          expect(await snapshotHost(h1)).toEqual(before);
+        });
+      }
     });
   },
 );

@@ -16,6 +16,13 @@ interface SeenRoute {
   metric?: number;
 }
 
+/** A qdisc as `tc -json qdisc show` prints it (tbf's rate a number, netem's an object). */
+interface SeenQdisc {
+  kind: string;
+  root?: boolean;
+  options?: { rate?: number | { rate?: number } };
+}
+
 /**
  * What does not hold, one line per failed expectation, labelled with its
  * configuration; empty when the host shows everything the matrix declared.
@@ -180,6 +187,25 @@ async function check(
     return words(value) === words(e.value)
       ? undefined
       : `${e.sysctl}${ns ? ` in ${ns}` : ""} is ${JSON.stringify(value)}, expected ${JSON.stringify(e.value)}`;
+  }
+  if ("qdisc" in e) {
+    const ns = name(e.in);
+    const dev = name(e.qdisc)!;
+    const out = await oob(h, [
+      "tc",
+      ...(ns ? ["-n", ns] : []),
+      "-json",
+      "qdisc",
+      "show",
+      "dev",
+      dev,
+    ]);
+    const root = (JSON.parse(out.trim() || "[]") as SeenQdisc[]).find((q) => q.root);
+    const given = root?.options?.rate;
+    const rate = typeof given === "object" ? given.rate : given;
+    return root?.kind === e.kind && (e.rate === undefined || rate === e.rate)
+      ? undefined
+      : `root qdisc of ${dev}${ns ? ` in ${ns}` : ""} is ${JSON.stringify(root)}, expected ${e.kind}${e.rate ? ` at ${e.rate} bytes/s` : ""}`;
   }
   const healthy = names[e.healthy];
   return healthy === true ? undefined : `check ${e.healthy}: healthy is ${JSON.stringify(healthy)}`;

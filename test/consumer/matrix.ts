@@ -34,7 +34,8 @@ export type KindName =
   | "PortForward"
   | "Sysctl"
   | "ConnectivityCheck"
-  | "Vxlan";
+  | "Vxlan"
+  | "LinkShaping";
 
 /** One `new linuxnet.<kind>(name, args, { dependsOn })` statement. */
 export interface Decl {
@@ -104,6 +105,14 @@ export type Expectation =
       readonly sysctl: string;
       readonly in?: ObjectName;
       readonly value: string;
+    }
+  | {
+      /** The root qdisc of this interface, as `tc -json qdisc show` prints it. */
+      readonly qdisc: ObjectName;
+      readonly in?: ObjectName;
+      readonly kind: "tbf" | "netem";
+      /** tbf's rate, or netem's, in bytes per second. */
+      readonly rate?: number;
     }
   | { readonly healthy: string };
 
@@ -1008,6 +1017,33 @@ export function matrix(): Configuration[] {
       },
     ],
   }));
+  // ---- LinkShaping: a rate alone (tbf); netem values are in netemMatrix(), since a kernel
+  // without sch_netem (the test machines') refuses them at create.
+  add("shaping, a rate on a namespace's veth end, device from the pair's output", (p, i) => ({
+    decls: [
+      ns(`${p}ns`),
+      uplink(p, i),
+      {
+        kind: "LinkShaping",
+        name: `${p}sh`,
+        args: { namespace: ref(`${p}ns`), device: ref(`${p}v`, "a.name"), rate: "10mbit" },
+      },
+    ],
+    expect: [{ qdisc: `${p}a`, in: `${p}ns`, kind: "tbf", rate: 1_250_000 }],
+  }));
+  add("shaping, a rate on the host's end, in other units", (p, i) => ({
+    decls: [
+      ns(`${p}ns`),
+      uplink(p, i),
+      {
+        kind: "LinkShaping",
+        name: `${p}sh`,
+        args: { device: `${p}b`, rate: "1000kbps" },
+        dependsOn: [`${p}v`],
+      },
+    ],
+    expect: [{ qdisc: `${p}b`, kind: "tbf", rate: 1_000_000 }],
+  }));
 
   // ---- Connections other than the stack's default
   for (const [which, connection] of Object.entries(CONNECTIONS)) {
@@ -1023,6 +1059,61 @@ export function matrix(): Configuration[] {
     }));
   }
   return rows;
+}
+
+/**
+ * LinkShaping with every netem value, apart from the matrix: on a kernel with
+ * sch_netem they deploy like any row; on one without (the test machines'), `up`
+ * must fail naming the module, and leave the host as it was.
+ */
+export function netemMatrix(): Configuration[] {
+  const veth = (p: string, i: number): Decl[] => [
+    { kind: "Namespace", name: `${p}ns`, args: { name: `${p}ns` } },
+    {
+      kind: "VethPair",
+      name: `${p}v`,
+      args: {
+        a: { name: `${p}a`, namespace: ref(`${p}ns`), addresses: [`10.120.${i}.2/24`] },
+        b: { name: `${p}b`, addresses: [`10.120.${i}.1/24`] },
+      },
+    },
+  ];
+  return [
+    {
+      label: "n01 shaping, every netem value and a rate",
+      decls: [
+        ...veth("n01", 1),
+        {
+          kind: "LinkShaping",
+          name: "n01sh",
+          args: {
+            namespace: ref("n01ns"),
+            device: ref("n01v", "a.name"),
+            rate: "10mbit",
+            delay: "40ms",
+            jitter: "5ms",
+            loss: 0.5,
+            duplicate: 1,
+            reorder: 25,
+          },
+        },
+      ],
+      expect: [{ qdisc: "n01a", in: "n01ns", kind: "netem", rate: 1_250_000 }],
+    },
+    {
+      label: "n02 shaping, loss alone on the host's end",
+      decls: [
+        ...veth("n02", 2),
+        {
+          kind: "LinkShaping",
+          name: "n02sh",
+          args: { device: "n02b", loss: 2 },
+          dependsOn: ["n02v"],
+        },
+      ],
+      expect: [{ qdisc: "n02b", kind: "netem" }],
+    },
+  ];
 }
 
 /** The stack config keys a generated program reads into `lab` (see {@link programSource}). */
@@ -1112,6 +1203,7 @@ export function falsified(configs: readonly Configuration[]): Configuration[] {
     if ("forwarding" in e) return { ...e, value: e.value === "1" ? "0" : "1" };
     if ("sysctl" in e) return { ...e, value: `${e.value}9` };
     if ("vxlan" in e) return { ...e, remotes: [...e.remotes, "192.0.2.254"] };
+    if ("qdisc" in e) return { ...e, kind: e.kind === "tbf" ? "netem" : "tbf" };
     return { healthy: `${e.healthy}-none` };
   };
   return configs.map((c) => ({ ...c, expect: c.expect.map(wrong) }));

@@ -73,6 +73,14 @@ describe("the lab stack on the real engine", () => {
     );
     return answer;
   };
+  /** The root qdisc of ns-blue's uplink (veth-blue), out of band. */
+  const uplinkQdisc = async (namespace = "ns-blue") =>
+    (
+      JSON.parse(
+        (await h1.exec(["tc", "-n", namespace, "-json", "qdisc", "show", "dev", "veth-blue"]))
+          .stdout || "[]",
+      ) as { root?: boolean }[]
+    ).find((q) => q.root);
 
   beforeAll(async () => {
     lab = await startLab({ id: "tlife", hosts: [{ name: "h1" }, { name: "up" }] });
@@ -89,16 +97,16 @@ describe("the lab stack on the real engine", () => {
     await lab?.teardown();
   });
 
-  it("previews ten creations and touches nothing", async () => {
+  it("previews eleven creations and touches nothing", async () => {
     const preview = await test.stack.preview();
-    expect(preview.changeSummary).toEqual({ create: 11 }); // ten resources and the stack
+    expect(preview.changeSummary).toEqual({ create: 12 }); // eleven resources and the stack
     expect(await snapshotHost(h1)).toEqual(before);
   });
 
   it("builds the article's network, which the host shows out of band", async () => {
     const up = await test.stack.up();
     expect(up.summary.result).toBe("succeeded");
-    expect(up.summary.resourceChanges).toEqual({ create: 11 });
+    expect(up.summary.resourceChanges).toEqual({ create: 12 });
 
     const netns = (await h1.exec(["ip", "-json", "netns", "list"])).stdout;
     expect(
@@ -124,6 +132,11 @@ describe("the lab stack on the real engine", () => {
       /-A POSTROUTING -s 10\.0\.0\.0\/24 -o eth0 -m comment --comment "?linuxnet:nat-[0-9a-f]{8}:fwd"? -j MASQUERADE/,
     );
     expect((await h1.exec(["cat", "/proc/sys/net/ipv4/ip_forward"])).stdout.trim()).toBe("1");
+    expect(await uplinkQdisc()).toMatchObject({
+      kind: "tbf",
+      handle: "4c54:",
+      options: { rate: 12_500_000 }, // 100mbit in bytes per second
+    });
 
     // Every resource reports the key the host presented: the one to pin.
     const resources = (await test.stack.exportStack()).deployment.resources as {
@@ -131,7 +144,7 @@ describe("the lab stack on the real engine", () => {
       outputs?: { hostKeyFingerprint?: string };
     }[];
     const ours = resources.filter((r) => r.type.startsWith("pulumi-nodejs:dynamic/linuxnet:"));
-    expect(ours).toHaveLength(10);
+    expect(ours).toHaveLength(11);
     for (const r of ours) expect(r.outputs?.hostKeyFingerprint).toBe(h1.hostKeyFingerprint);
 
     expect(await ping("ns-blue", "10.0.0.2")).toBe(0); // blue -> green over the bridge
@@ -161,12 +174,12 @@ describe("the lab stack on the real engine", () => {
   it("changes nothing on a second up", async () => {
     await test.stack.preview({ expectNoChanges: true });
     const up = await test.stack.up();
-    expect(up.summary.resourceChanges).toEqual({ same: 11 });
+    expect(up.summary.resourceChanges).toEqual({ same: 12 });
   });
 
   it("changes nothing on refresh", async () => {
     const refresh = await test.stack.refresh();
-    expect(refresh.summary.resourceChanges).toEqual({ same: 11 });
+    expect(refresh.summary.resourceChanges).toEqual({ same: 12 });
     await test.stack.preview({ expectNoChanges: true });
   });
 
@@ -175,7 +188,7 @@ describe("the lab stack on the real engine", () => {
     const events: EngineEvent[] = [];
     const up = await test.stack.up({ onEvent: (e) => events.push(e) });
     expect(changed(operations(events))).toEqual({ br0: ["update"] });
-    expect(up.summary.resourceChanges).toEqual({ update: 1, same: 10 });
+    expect(up.summary.resourceChanges).toEqual({ update: 1, same: 11 });
     const addrs = (await h1.exec(["ip", "-json", "addr", "show", "dev", "br0"])).stdout;
     expect(addrs).toContain('"local":"10.9.0.1"');
     expect(await ping("ns-blue", "10.0.0.2")).toBe(0);
@@ -186,10 +199,26 @@ describe("the lab stack on the real engine", () => {
     const events: EngineEvent[] = [];
     const up = await test.stack.up({ onEvent: (e) => events.push(e) });
     expect(changed(operations(events))).toEqual({ "blue-rp-filter": ["update"] });
-    expect(up.summary.resourceChanges).toEqual({ update: 1, same: 10 });
+    expect(up.summary.resourceChanges).toEqual({ update: 1, same: 11 });
     expect(
       (await ns("ns-blue", ["cat", "/proc/sys/net/ipv4/conf/all/rp_filter"])).stdout.trim(),
     ).toBe("1");
+    await test.stack.preview({ expectNoChanges: true });
+  });
+
+  it("changes the uplink's rate in place: the same qdisc, updated", async () => {
+    await test.stack.setConfig("blueUplinkRate", { value: "50mbit" });
+    const events: EngineEvent[] = [];
+    const up = await test.stack.up({ onEvent: (e) => events.push(e) });
+    expect(changed(operations(events))).toEqual({ "blue-uplink": ["update"] });
+    expect(up.summary.resourceChanges).toEqual({ update: 1, same: 11 });
+    expect(up.outputs.blueUplinkRate?.value).toBe("50mbit");
+    expect(await uplinkQdisc()).toMatchObject({
+      kind: "tbf",
+      handle: "4c54:",
+      options: { rate: 6_250_000 },
+    });
+    await test.stack.preview({ expectNoChanges: true });
   });
 
   it("renames a namespace by replacing it and what lives in it", async () => {
@@ -204,15 +233,22 @@ describe("the lab stack on the real engine", () => {
     expect(ops["blue-default"]).toEqual(["delete-replaced", "replace", "create-replacement"]);
     // The setting of ns-blue moves with it: made in ns-azure, then put back in ns-blue before it goes.
     expect(ops["blue-rp-filter"]).toEqual(["create-replacement", "replace", "delete-replaced"]);
+    // The uplink's shaping is on the veth in that namespace: it goes and comes back with it.
+    expect(ops["blue-uplink"]).toEqual(["delete-replaced", "replace", "create-replacement"]);
     expect(Object.keys(ops).sort()).toEqual([
       "blue-default",
       "blue-rp-filter",
+      "blue-uplink",
       "ns-blue",
       "veth-blue",
     ]);
     expect(
       (await ns("ns-azure", ["cat", "/proc/sys/net/ipv4/conf/all/rp_filter"])).stdout.trim(),
     ).toBe("1");
+    expect(await uplinkQdisc("ns-azure")).toMatchObject({
+      kind: "tbf",
+      options: { rate: 6_250_000 },
+    });
 
     const netns = JSON.parse((await h1.exec(["ip", "-json", "netns", "list"])).stdout);
     expect(netns.map((n: { name: string }) => n.name).sort()).toEqual(["ns-azure", "ns-green"]);
@@ -229,7 +265,7 @@ describe("the lab stack on the real engine", () => {
     const refresh = await test.stack.refresh();
     // Gone objects leave state; the surviving veth shows its lost bridge port as an update, and the
     // port forward its lost hairpin rule (POSTROUTING was flushed).
-    expect(refresh.summary.resourceChanges).toEqual({ delete: 5, update: 2, same: 4 });
+    expect(refresh.summary.resourceChanges).toEqual({ delete: 5, update: 2, same: 5 });
     const state = (await test.stack.exportStack()).deployment.resources as {
       urn: string;
       outputs?: { b?: { bridge?: string } };
@@ -270,7 +306,7 @@ describe("the lab stack on the real engine", () => {
   it("destroys everything and leaves the host exactly as before, twice", async () => {
     const destroy = await test.stack.destroy();
     expect(destroy.summary.result).toBe("succeeded");
-    expect(destroy.summary.resourceChanges).toEqual({ delete: 11 });
+    expect(destroy.summary.resourceChanges).toEqual({ delete: 12 });
     expect(await snapshotHost(h1)).toEqual(before);
 
     const again = await test.stack.destroy();

@@ -305,14 +305,14 @@ describe("the transport under the real engine", () => {
 
     it("previews without touching the host", async () => {
       const preview = await test.stack.preview();
-      expect(preview.changeSummary).toEqual({ create: 11 });
+      expect(preview.changeSummary).toEqual({ create: 12 });
       expect(await snapshotHost(su)).toEqual(before);
     });
 
     it("builds the network on the target, logged in as lnlab through the jump host", async () => {
       const up = await test.stack.up();
       expect(up.summary.result).toBe("succeeded");
-      expect(up.summary.resourceChanges).toEqual({ create: 11 });
+      expect(up.summary.resourceChanges).toEqual({ create: 12 });
       expect(await namespaces(su)).toEqual(["ns-blue", "ns-green"]);
       const br = JSON.parse((await su.exec(["ip", "-json", "addr", "show", "dev", "br0"])).stdout);
       expect(br[0].addr_info.map((a: { local: string }) => a.local)).toContain("10.0.0.254");
@@ -328,16 +328,16 @@ describe("the transport under the real engine", () => {
 
     it("changes nothing on a second up and on refresh", async () => {
       const up = await test.stack.up();
-      expect(up.summary.resourceChanges).toEqual({ same: 11 });
+      expect(up.summary.resourceChanges).toEqual({ same: 12 });
       const refresh = await test.stack.refresh();
-      expect(refresh.summary.resourceChanges).toEqual({ same: 11 });
+      expect(refresh.summary.resourceChanges).toEqual({ same: 12 });
       await test.stack.preview({ expectNoChanges: true });
     });
 
     it("updates in place", async () => {
       await test.stack.setConfig("bridgeExtraAddresses[0]", { value: "10.9.0.1/24" }, true);
       const up = await test.stack.up();
-      expect(up.summary.resourceChanges).toEqual({ update: 1, same: 10 });
+      expect(up.summary.resourceChanges).toEqual({ update: 1, same: 11 });
       expect((await su.exec(["ip", "-json", "addr", "show", "dev", "br0"])).stdout).toContain(
         '"local":"10.9.0.1"',
       );

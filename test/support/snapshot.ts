@@ -2,9 +2,10 @@
  * A picture of everything on a lab host that this package could touch, to
  * prove that destroy leaves the host exactly as it was: the namespace list,
  * and in the host and every namespace the links, addresses and routes
- * (`ip -json`), the iptables rule set (`iptables-save`), the nftables rule
- * set (`nft -j list ruleset`) and `ip_forward`. A lab host made without one
- * of the two commands (`without` in lab/labhost.ts) shows a fixed word for it.
+ * (`ip -json`), the qdiscs (`tc -json qdisc show`), the iptables rule set
+ * (`iptables-save`), the nftables rule set (`nft -j list ruleset`) and
+ * `ip_forward`. A lab host made without one of the two firewall commands
+ * (`without` in lab/labhost.ts) shows a fixed word for it.
  */
 
 import type { LabHost } from "../../lab/labhost";
@@ -16,6 +17,7 @@ export interface NamespaceSnapshot {
   links: unknown[];
   addresses: unknown[];
   routes: unknown[];
+  qdiscs: unknown[];
   iptables: string;
   nftables: string;
   ipForward: string;
@@ -30,6 +32,13 @@ function stable(entries: unknown[]): unknown[] {
     const { ifindex: _i, stats64: _s, ...rest } = e as Record<string, unknown>;
     return rest;
   });
+}
+
+/** The qdiscs of every interface, less their reference counts (which follow the kernel's own use). */
+function qdiscsOf(text: string): unknown[] {
+  return (JSON.parse(text.trim() || "[]") as Record<string, unknown>[]).map(
+    ({ refcnt: _r, ...rest }) => rest,
+  );
 }
 
 /** How long a host may take to settle before its snapshot fails instead. */
@@ -148,6 +157,7 @@ export async function snapshotHost(host: LabHost): Promise<HostSnapshot> {
       links: stable(JSON.parse((await ip("link", "show")) || "[]")),
       addresses: stable(JSON.parse((await ip("addr", "show")) || "[]")),
       routes: JSON.parse((await ip("route", "show", "table", "all")) || "[]"),
+      qdiscs: qdiscsOf(await oob(host, inNs(ns, ["tc", "-json", "qdisc", "show"]))),
       iptables: await unlessMissing(host, inNs(ns, ["iptables-save"]), "(no iptables-save)").then(
         (out) => (out === "(no iptables-save)" ? out : ruleSet(out!)),
       ),

@@ -25,7 +25,13 @@ import { type KindName, handler, interrupted, kinds } from "../../provider/runti
 import { structSafe } from "../../provider/struct";
 import { TransportError } from "../../provider/errors";
 import type { BaseInputs, Kind } from "../../provider/resources/kind";
-import type { FdbEntry, HostReader, LinkFacts, RouteEntry } from "../../provider/host/reader";
+import type {
+  FdbEntry,
+  HostReader,
+  LinkFacts,
+  QdiscEntry,
+  RouteEntry,
+} from "../../provider/host/reader";
 import type { TaggedRule } from "../../provider/host/iptables";
 import type { NftTableState } from "../../provider/host/nftables";
 import { transportStats } from "../../provider/transport";
@@ -111,6 +117,18 @@ const FIELDS: Record<KindName, readonly string[]> = {
     "namespace",
     "mtu",
     "addresses",
+  ],
+  LinkShaping: [
+    "connection",
+    "resourceName",
+    "namespace",
+    "device",
+    "rate",
+    "delay",
+    "jitter",
+    "loss",
+    "duplicate",
+    "reorder",
   ],
 };
 
@@ -220,6 +238,20 @@ const v4Unicast = fc
 const v4Multicast = fc
   .tuple(fc.integer({ min: 224, max: 239 }), octet, octet, octet)
   .map((o) => o.join("."));
+/** Rates as a user writes them: common spellings, and any whole number of bytes per second. */
+const shapingRate = fc.oneof(
+  fc.constantFrom("10mbit", "1gbit", "500kbit", "1.5mbit", "125kbps", "64kibit", "10tbit", "8bit"),
+  fc.integer({ min: 1, max: 1_250_000_000_000 }).map((bytes) => `${bytes * 8}bit`),
+);
+/** Times as a user writes them, up to an hour. */
+const shapingTime = fc.oneof(
+  fc.constantFrom("40ms", "1s", "500us", "0ms", "1.5ms", "2sec", "3600s"),
+  fc.integer({ min: 0, max: 3_600_000_000 }).map((us) => `${us}us`),
+);
+const percentValue = fc.oneof(
+  fc.constantFrom(0, 0.5, 1, 25, 100),
+  fc.double({ min: 0, max: 100, noNaN: true }).map(Math.abs),
+);
 
 const endpoint = fc.record({ namespace: nsName, address: v4Plain }, { requiredKeys: [] });
 
@@ -389,6 +421,32 @@ const VALID: Record<KindName, fc.Arbitrary<Props>> = {
     )
     .map(([rest, peers]) => ({ ...rest, ...peers }))
     .filter((v) => !(((v as Props).remotes as string[] | undefined) ?? []).includes(v.local!)),
+  LinkShaping: fc
+    .record(
+      {
+        namespace: nsName,
+        device: ifName,
+        rate: shapingRate,
+        delay: shapingTime,
+        jitter: shapingTime,
+        loss: percentValue,
+        duplicate: percentValue,
+        reorder: percentValue,
+      },
+      { requiredKeys: ["device"] },
+    )
+    .map((s) => {
+      // jitter and reorder need a delay; at least one value.
+      const out: Props = { ...s };
+      if (out.delay === undefined) {
+        delete out.jitter;
+        delete out.reorder;
+      }
+      if (!["rate", "delay", "loss", "duplicate"].some((k) => out[k] !== undefined)) {
+        out.rate = "10mbit";
+      }
+      return out;
+    }),
 };
 
 /** Valid inputs as the engine sends them: a connection, the resource's name and the serialized provider. */
@@ -827,6 +885,7 @@ function stubReader(facts: ReaderFacts, props: Props): HostReader {
     ipForward: async () => facts.ipForward,
     sysctl: async () => facts.sysctl,
     fdb: async () => facts.fdb,
+    qdiscs: async () => facts.qdiscs,
   };
 }
 
@@ -841,6 +900,7 @@ interface ReaderFacts {
   readonly ipForward: 0 | 1 | undefined;
   readonly sysctl: string | undefined;
   readonly fdb: FdbEntry[] | undefined;
+  readonly qdiscs: QdiscEntry[] | undefined;
 }
 
 const maybe = <T>(arb: fc.Arbitrary<T>) => fc.option(arb, { nil: undefined });
@@ -972,6 +1032,41 @@ const readerFacts: fc.Arbitrary<ReaderFacts> = fc.record({
       { maxLength: 4 },
     ),
   ),
+  qdiscs: maybe(
+    fc.array(
+      fc.oneof(
+        fc.constant({ kind: "noqueue", handle: "0:", root: true }),
+        fc.record({
+          kind: fc.constant("tbf"),
+          handle: fc.constantFrom("4c54:", "1:"),
+          root: fc.boolean(),
+          options: fc.record({ rate: fc.integer({ min: 0, max: 2 ** 40 }) }, { requiredKeys: [] }),
+        }),
+        fc.record({
+          kind: fc.constant("netem"),
+          handle: fc.constantFrom("4c4e:", "8001:"),
+          root: fc.boolean(),
+          options: fc.record(
+            {
+              delay: fc.record(
+                {
+                  delay: fc.double({ min: 0, max: 10, noNaN: true }),
+                  jitter: fc.double({ min: 0, max: 1, noNaN: true }),
+                },
+                { requiredKeys: [] },
+              ),
+              "loss-random": fc.record({ loss: fc.double({ min: 0, max: 1, noNaN: true }) }),
+              duplicate: fc.record({ duplicate: fc.double({ min: 0, max: 1, noNaN: true }) }),
+              reorder: fc.record({ reorder: fc.double({ min: 0, max: 1, noNaN: true }) }),
+              rate: fc.record({ rate: fc.integer({ min: 0, max: 2 ** 40 }) }),
+            },
+            { requiredKeys: [] },
+          ),
+        }),
+      ),
+      { maxLength: 2 },
+    ),
+  ),
 });
 
 /** Outputs as a kind's create returns them: its checked inputs and its own output fields, some unset. */
@@ -999,6 +1094,10 @@ const EXTRA_OUTPUTS: Record<KindName, fc.Arbitrary<Props>> = {
     firstFailure: fc.constantFrom("bridge.up", undefined),
   }),
   Vxlan: fc.record({ effectiveMtu: fc.constantFrom(1450, 1400, undefined) }),
+  LinkShaping: fc.record({
+    qdisc: fc.constantFrom("tbf", "netem"),
+    qdiscBefore: fc.constantFrom("noqueue", "pfifo_fast", "none"),
+  }),
 };
 
 describe.each(NAMES.map((kind) => [kind] as const))("%s outputs", (kind) => {

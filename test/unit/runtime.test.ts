@@ -15,6 +15,7 @@ const valid: Record<KindName, Record<string, unknown>> = {
   Sysctl: { namespace: "ns-blue", key: "net.ipv4.conf.all.rp_filter", value: "2" },
   PortForward: { protocol: "tcp", hostPort: 8080, to: "10.0.0.2:80" },
   Vxlan: { name: "vx0", vni: 42, remotes: ["10.213.0.3"], bridge: "br0" },
+  LinkShaping: { namespace: "ns-blue", device: "veth-blue", rate: "10mbit" },
 };
 const names = Object.keys(kinds) as KindName[];
 
@@ -30,6 +31,7 @@ describe("handler", () => {
       "Sysctl",
       "PortForward",
       "Vxlan",
+      "LinkShaping",
     ]);
   });
 

@@ -22,7 +22,12 @@ export function toMermaid(t: Topology): string {
   order.forEach((ns, i) => {
     lines.push(`  subgraph ns${i}["${mermaidText(ns ?? "host")}"]`);
     for (const f of t.interfaces.filter((x) => x.namespace === ns)) {
-      const label = [f.name, ...f.addresses, ...(f.up === false ? ["DOWN"] : [])]
+      const label = [
+        f.name,
+        ...f.addresses,
+        ...(f.shaping ? [f.shaping] : []),
+        ...(f.up === false ? ["DOWN"] : []),
+      ]
         .map(mermaidText)
         .join("<br/>");
       const shape =

@@ -21,6 +21,8 @@ export interface GraphInterface {
   readonly up?: boolean;
   /** Leads off the host (a NIC, a veth into a namespace with no name). */
   readonly external?: boolean;
+  /** How its outgoing traffic is shaped (a LinkShaping): `"10mbit"`, `"delay 40ms, loss 0.5%"`. */
+  readonly shaping?: string;
 }
 
 /** A line between two nodes. */

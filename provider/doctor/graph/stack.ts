@@ -224,6 +224,30 @@ const PICTURES: { readonly [K in KindName]: Picture } = {
       scene.edges.push({ from: id, to, kind: "tunnel", label: `vxlan${vni}` });
     }
   },
+  LinkShaping(o, scene) {
+    const device = str(o.device);
+    if (!device) return;
+    const ns = str(o.namespace);
+    const id = ifId(ns, device);
+    const values = [
+      str(o.rate),
+      ...(["delay", "jitter"] as const).map((k) => (str(o[k]) ? `${k} ${str(o[k])}` : undefined)),
+      ...(["loss", "duplicate", "reorder"] as const).map((k) =>
+        typeof o[k] === "number" ? `${k} ${o[k]}%` : undefined,
+      ),
+    ].filter((v): v is string => v !== undefined);
+    // Merged into the interface's own drawing, whichever resource comes first in the state.
+    scene.addInterface({
+      ...(scene.interfaces.get(id) ?? {
+        id,
+        namespace: ns,
+        name: device,
+        kind: "other",
+        addresses: [],
+      }),
+      shaping: values.join(", "),
+    });
+  },
 };
 
 /** Builds the picture from the linuxnet resources of a stack's state. Pure; secrets are never read. */

@@ -70,7 +70,12 @@ export function toSvg(t: Topology): string {
     ...t.interfaces.map((f) => ({
       id: f.id,
       namespace: f.namespace,
-      lines: [f.name, ...f.addresses, ...(f.up === false ? ["DOWN"] : [])],
+      lines: [
+        f.name,
+        ...f.addresses,
+        ...(f.shaping ? [f.shaping] : []),
+        ...(f.up === false ? ["DOWN"] : []),
+      ],
       kind: f.external ? "external" : f.kind,
     })),
     ...t.nat.map((n) => ({

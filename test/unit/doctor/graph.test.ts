@@ -230,3 +230,44 @@ describe("a VXLAN segment in the stack's picture", () => {
     expect(toSvg(t)).toContain(">vxlan vni 42</text>");
   });
 });
+
+describe("a shaped link in the stack's picture", () => {
+  const shaping = (outputs: Record<string, unknown>) => ({
+    type: "pulumi-nodejs:dynamic/linuxnet:LinkShaping",
+    outputs,
+  });
+  const veth = {
+    type: "pulumi-nodejs:dynamic/linuxnet:VethPair",
+    outputs: { a: { name: "veth-blue", namespace: "ns-blue" }, b: { name: "veth-blue-br" } },
+  };
+
+  it.each([
+    [
+      "after the veth",
+      [veth, shaping({ namespace: "ns-blue", device: "veth-blue", rate: "10mbit" })],
+    ],
+    [
+      "before the veth",
+      [shaping({ namespace: "ns-blue", device: "veth-blue", rate: "10mbit" }), veth],
+    ],
+  ])("labels the interface with its rate, whichever comes first (%s)", (_label, resources) => {
+    const t = topologyFromStack({ deployment: { resources } });
+    const shaped = t.interfaces.find((i) => i.name === "veth-blue");
+    expect(shaped).toMatchObject({ kind: "veth", namespace: "ns-blue", shaping: "10mbit" });
+    expect(shaped?.external).toBeUndefined();
+    expect(toMermaid(t)).toContain("10mbit");
+    expect(toSvg(t)).toContain("10mbit");
+  });
+
+  it("lists netem values after the rate", () => {
+    const t = topologyFromStack({
+      deployment: {
+        resources: [shaping({ device: "eth0", rate: "1mbit", delay: "40ms", loss: 0.5 })],
+      },
+    });
+    expect(t.interfaces[0]).toMatchObject({
+      name: "eth0",
+      shaping: "1mbit, delay 40ms, loss 0.5%",
+    });
+  });
+});

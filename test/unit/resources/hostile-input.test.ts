@@ -49,6 +49,7 @@ const BASE: Record<KindName, Record<string, unknown>> = {
     bridge: "br0",
     addresses: ["10.77.0.1/24"],
   },
+  LinkShaping: { namespace: "ns-blue", device: "veth-blue", rate: "10mbit", delay: "40ms" },
 };
 
 function inputsOf(kind: KindName, set: Record<string, unknown> = {}): BaseInputs {
@@ -821,6 +822,157 @@ const ROWS: Row[] = [
     kind: "ConnectivityCheck",
     set: { from: ["ns-blue"] },
     property: "from",
+  },
+  // LinkShaping
+  {
+    label: "a negative rate for LinkShaping",
+    kind: "LinkShaping",
+    set: { rate: "-10mbit" },
+    property: "rate",
+  },
+  {
+    label: "a rate of zero for LinkShaping",
+    kind: "LinkShaping",
+    set: { rate: "0mbit" },
+    property: "rate",
+  },
+  {
+    label: "a rate without a unit for LinkShaping",
+    kind: "LinkShaping",
+    set: { rate: "10000000" },
+    property: "rate",
+  },
+  {
+    label: "a rate as a number for LinkShaping",
+    kind: "LinkShaping",
+    set: { rate: 10 },
+    property: "rate",
+  },
+  {
+    label: "a rate in an unknown unit for LinkShaping",
+    kind: "LinkShaping",
+    set: { rate: "10mbps/s" },
+    property: "rate",
+  },
+  {
+    label: "a rate with a shell command for LinkShaping",
+    kind: "LinkShaping",
+    set: { rate: "10mbit;reboot" },
+    property: "rate",
+  },
+  {
+    label: "a rate above 10tbit for LinkShaping",
+    kind: "LinkShaping",
+    set: { rate: "11tbit" },
+    property: "rate",
+  },
+  {
+    label: "a rate that is not whole bytes per second for LinkShaping",
+    kind: "LinkShaping",
+    set: { rate: "12bit" },
+    property: "rate",
+  },
+  {
+    label: "a delay in an unknown unit for LinkShaping",
+    kind: "LinkShaping",
+    set: { delay: "40 minutes" },
+    property: "delay",
+  },
+  {
+    label: "a negative delay for LinkShaping",
+    kind: "LinkShaping",
+    set: { delay: "-40ms" },
+    property: "delay",
+  },
+  {
+    label: "a delay finer than a microsecond for LinkShaping",
+    kind: "LinkShaping",
+    set: { delay: "0.5us" },
+    property: "delay",
+  },
+  {
+    label: "a delay over an hour for LinkShaping",
+    kind: "LinkShaping",
+    set: { delay: "2h" },
+    property: "delay",
+  },
+  {
+    label: "loss over 100% for LinkShaping",
+    kind: "LinkShaping",
+    set: { loss: 101 },
+    property: "loss",
+  },
+  {
+    label: "negative loss for LinkShaping",
+    kind: "LinkShaping",
+    set: { loss: -1 },
+    property: "loss",
+  },
+  {
+    label: "loss as a string for LinkShaping",
+    kind: "LinkShaping",
+    set: { loss: "0.5%" },
+    property: "loss",
+  },
+  {
+    label: "loss of NaN for LinkShaping",
+    kind: "LinkShaping",
+    set: { loss: Number.NaN },
+    property: "loss",
+  },
+  {
+    label: "duplicate over 100% for LinkShaping",
+    kind: "LinkShaping",
+    set: { duplicate: 150 },
+    property: "duplicate",
+  },
+  {
+    label: "reorder of infinity for LinkShaping",
+    kind: "LinkShaping",
+    set: { reorder: Number.POSITIVE_INFINITY },
+    property: "reorder",
+  },
+  {
+    label: "a device name with a slash for LinkShaping",
+    kind: "LinkShaping",
+    set: { device: "../../etc/x" },
+    property: "device",
+  },
+  {
+    label: "a device name of 16 bytes for LinkShaping",
+    kind: "LinkShaping",
+    set: { device: SIXTEEN },
+    property: "device",
+  },
+  {
+    label: "a namespace with a semicolon for LinkShaping",
+    kind: "LinkShaping",
+    set: { namespace: "ns;reboot" },
+    property: "namespace",
+  },
+  {
+    label: "jitter without delay",
+    kind: "LinkShaping",
+    set: { delay: undefined, jitter: "5ms" },
+    property: "jitter",
+  },
+  {
+    label: "reorder without delay",
+    kind: "LinkShaping",
+    set: { delay: undefined, reorder: 25 },
+    property: "reorder",
+  },
+  {
+    label: "shaping with no value at all",
+    kind: "LinkShaping",
+    set: { rate: undefined, delay: undefined },
+    property: "rate",
+  },
+  {
+    label: "shaping without a device",
+    kind: "LinkShaping",
+    set: { device: undefined },
+    property: "device",
   },
 ];
 
