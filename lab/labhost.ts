@@ -927,7 +927,12 @@ async function passwordBinds(
   const binds: Array<[string, string]> = [[shadowPath, "/etc/shadow"]];
   if (sudoAsks) {
     const sudoersPath = path.join(dir, "sudoers");
-    await fs.writeFile(sudoersPath, `${LAB_SUDO_USER} ALL=(ALL) ALL\n`, { mode: 0o440 });
+    // The log (in the host's own /run/linuxnet) lets a test count the passwords sudo was given.
+    await fs.writeFile(
+      sudoersPath,
+      `Defaults:${LAB_SUDO_USER} logfile=/run/linuxnet/sudo.log\n${LAB_SUDO_USER} ALL=(ALL) ALL\n`,
+      { mode: 0o440 },
+    );
     binds.push([sudoersPath, LAB_SUDOERS_FILE]);
   }
   return binds;

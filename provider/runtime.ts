@@ -162,8 +162,13 @@ export async function unlessUnreachable<T>(
   } catch (e) {
     if (!(e instanceof TransportError) || e.level !== "timeout") throw e;
     const connection = connectionOf(props);
+    // Only the host itself: a jump host that is down says nothing about the objects behind it.
+    if (e.host !== connection.host) throw e;
     const what = `${props.resourceName ?? "this resource"}`;
-    if (connection.deleteUnreachable || stackDeleteUnreachable) {
+    // An explicit `deleteUnreachable: false` on the connection wins over the stack's setting.
+    const given = (props.connection as { deleteUnreachable?: unknown } | undefined)
+      ?.deleteUnreachable;
+    if (given === true || (given !== false && stackDeleteUnreachable)) {
       console.warn(
         `warning: ${e.message}; connection.deleteUnreachable is set, so ${operation} counts ${what} as gone from ${connection.host}`,
       );
@@ -181,8 +186,9 @@ export async function unlessUnreachable<T>(
 /** The ways out for the objects of a host that is gone, for an error message. Pure. */
 export function unreachableRemedies(resource: string): string {
   return [
-    `any of: give the network resources \`deletedWith: vm\` (they then go with the VM, no dial needed);`,
-    `set connection.deleteUnreachable: true (or \`pulumi config set linuxnet:deleteUnreachable true\`) and run again, so refresh and destroy count its objects as gone;`,
+    `any of: \`pulumi config set linuxnet:deleteUnreachable true\` and run again, so refresh and destroy count its objects as gone`,
+    `(connection.deleteUnreachable: true does the same, but only once it is in the state, which takes an update that reaches the host);`,
+    `give the network resources \`deletedWith: vm\` (they then go with the VM, no dial needed);`,
     `or drop ${resource} from the state: \`pulumi state delete '<URN>'\` with its URN from \`pulumi stack --show-urns\``,
   ].join(" ");
 }

@@ -28,6 +28,7 @@
 
 import * as pulumi from "@pulumi/pulumi";
 import { randomBytes } from "node:crypto";
+import { ValidationError } from "../errors";
 import type { ConnectionArgs } from "../transport/connection";
 import type { Host } from "../transport";
 import { ipArgv, parseJsonList } from "../host/ip";
@@ -233,6 +234,28 @@ export function connectedNetworkOf(
   return best?.[0];
 }
 
+/**
+ * Refuses a forward that would catch the SSH connections this provider makes
+ * to the host: on the host itself, on every interface, over the connection's
+ * port. Once in place, the next `up` or `destroy` would dial the target instead
+ * of the host, and the rule could no longer be removed by the stack.
+ */
+export function refuseOwnSshPort(inputs: PortForwardInputs): void {
+  if (inputs.namespace !== undefined || inputs.inInterface !== undefined) return;
+  if (inputs.protocol !== "tcp") return;
+  const sshPort = (inputs.connection as { port?: unknown } | undefined)?.port ?? 22;
+  const span = parseHostPort(inputs.hostPort);
+  if (!Array.isArray(span) || typeof sshPort !== "number") return;
+  if (sshPort >= span[0] && sshPort <= span[1]) {
+    throw new ValidationError([
+      {
+        property: "hostPort",
+        reason: `holds ${sshPort}, the SSH port this provider reaches the host on: forwarded on every interface, it would take over the stack's own connection; give inInterface, a namespace, or another port`,
+      },
+    ]);
+  }
+}
+
 /** Adds every rule of a forward, tagged `tag`. */
 async function addRules(
   firewall: Firewall,
@@ -272,6 +295,7 @@ export const portForwardKind = declareKind<PortForwardInputs, PortForwardOutputs
 
   async create(host, inputs, id) {
     const ns = inputs.namespace;
+    refuseOwnSshPort(inputs);
     const firewallBackend = await chooseFirewall(host, inputs.firewall);
     const firewall = firewallFor(firewallBackend);
     return withLock(forwardingLockKey(host.name, ns), () =>

@@ -158,7 +158,6 @@ function connectionFromConfig(): ConnectionArgs & { credentials: "stack-config" 
     hostKey: config.get("hostKey"),
     sudo: config.getBoolean("sudo"),
     dialTimeoutMs: config.getNumber("dialTimeoutMs"),
-    deleteUnreachable: config.getBoolean("deleteUnreachable"),
     proxy: config.getSecretObject<ConnectionArgs>("proxy"),
     credentials: "stack-config",
   };

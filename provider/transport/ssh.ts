@@ -10,7 +10,7 @@ import { randomBytes } from "node:crypto";
 import type { Duplex } from "node:stream";
 import { Client, type ClientChannel, type ConnectConfig } from "ssh2";
 import { TransportError } from "../errors";
-import { type Connection, fingerprintOf, pinnedFingerprint } from "./connection";
+import { type Connection, connectionKey, fingerprintOf, pinnedFingerprint } from "./connection";
 
 /** What a command left behind: its output and its exit code (a non-zero exit is a result, not an exception). */
 export interface CommandResult {
@@ -191,6 +191,8 @@ export class HostSession {
   private readonly queue: PendingCommand[] = [];
   private opening = 0;
   private lostError?: Error;
+  /** True once sudo accepted the connection's sudo password in one shell. */
+  private sudoProven = false;
   private readonly marker = `__LINUXNET_${randomBytes(8).toString("hex")}__`;
 
   private constructor(
@@ -212,6 +214,8 @@ export class HostSession {
 
   /** Opens the connection (through its jump hosts, if any), retrying while the host is not up yet. */
   static async open(connection: Connection): Promise<HostSession> {
+    const refused = refusedSudoPasswords.get(connectionKey(connection));
+    if (refused) throw refused;
     const jumps: Client[] = [];
     try {
       const { client, fingerprint } = await dialThrough(connection, jumps);
@@ -251,7 +255,12 @@ export class HostSession {
         idle.start(this.queue.shift()!);
         continue;
       }
-      if (this.shells.length + this.opening < MAX_SHELLS_PER_CONNECTION) {
+      // With a sudo password, one shell proves it before any other asks: a wrong one is typed once.
+      const proving =
+        this.connection.sudoPassword !== undefined &&
+        !this.sudoProven &&
+        this.shells.length + this.opening > 0;
+      if (!proving && this.shells.length + this.opening < MAX_SHELLS_PER_CONNECTION) {
         this.openShell();
       }
       return;
@@ -287,14 +296,17 @@ export class HostSession {
       answerSudo(channel, this.marker, this.connection.sudoPassword).then(
         () => {
           this.opening--;
+          this.sudoProven = true;
           this.addShell(channel, false);
         },
-        (reason: Error) => {
+        (reason: Error & { passwordRefused?: boolean }) => {
           this.opening--;
           channel.destroy();
-          if (this.shells.length === 0) {
-            this.failQueue(new TransportError("sudo", this.connection.host, reason.message));
-          }
+          const error = new TransportError("sudo", this.connection.host, reason.message);
+          // A wrong password is remembered, so that it is never typed again in this process.
+          if (reason.passwordRefused)
+            refusedSudoPasswords.set(connectionKey(this.connection), error);
+          this.lose(error);
         },
       );
       return;
@@ -365,6 +377,14 @@ export class HostSession {
   }
 }
 
+/**
+ * Connections (by {@link connectionKey}) whose sudo password sudo refused in
+ * this process. Each further try would count as one more failed login (and
+ * `pam_faillock` locks an account after three), so none is made: every later
+ * session for the same connection fails at once with the same error.
+ */
+const refusedSudoPasswords = new Map<string, TransportError>();
+
 /** How long sudo may take to ask for its password or to start the shell. */
 const SUDO_TIMEOUT_MS = 30_000;
 
@@ -397,7 +417,8 @@ function answerSudo(channel: ClientChannel, marker: string, password: string): P
   const prompt = sudoPromptOf(marker);
   const ready = `${sudoReadyOf(marker)}\n`;
   return new Promise((resolve, rejectWith) => {
-    const reject = (message: string) => rejectWith(new Error(message));
+    const reject = (message: string, passwordRefused = false) =>
+      rejectWith(Object.assign(new Error(message), { passwordRefused }));
     let out = "";
     let err = "";
     let prompts = 0;
@@ -429,7 +450,7 @@ function answerSudo(channel: ClientChannel, marker: string, password: string): P
         if (prompts === 1) {
           channel.write(`${password}\n`);
         } else {
-          finish(() => reject("sudo refused connection.sudoPassword (it asked again)"));
+          finish(() => reject("sudo refused connection.sudoPassword (it asked again)", true));
         }
       }
     };
@@ -454,7 +475,7 @@ async function dialThrough(connection: Connection, jumps: Client[]): Promise<Dia
   if (!connection.proxy) return dial(connection);
   const jump = await dialThrough(connection.proxy, jumps);
   jumps.push(jump.client);
-  return dial(connection, () => forward(jump.client, connection));
+  return dial(connection, () => forward(jump.client, connection.proxy!, connection));
 }
 
 /**
@@ -579,9 +600,9 @@ function dialOnce(connection: Connection, readyTimeout: number, sock?: Duplex): 
   });
 }
 
-function forward(jump: Client, target: Connection): Promise<Duplex> {
+function forward(jump: Client, via: Connection, target: Connection): Promise<Duplex> {
   return new Promise((resolve, reject) => {
-    jump.forwardOut("127.0.0.1", 0, target.host, target.port, (err, stream) => {
+    const opened = (err: Error | undefined, stream: Duplex) => {
       if (err) {
         reject(
           new TransportError(
@@ -594,7 +615,19 @@ function forward(jump: Client, target: Connection): Promise<Duplex> {
         transportStats.channels++;
         resolve(stream);
       }
-    });
+    };
+    try {
+      jump.forwardOut("127.0.0.1", 0, target.host, target.port, opened);
+    } catch (e) {
+      // ssh2 throws "Not connected" once the jump host's connection is gone: no retry can use it.
+      reject(
+        new TransportError(
+          "protocol",
+          via.host,
+          `the connection to this jump host closed (${(e as Error).message}); run again to converge`,
+        ),
+      );
+    }
   });
 }
 

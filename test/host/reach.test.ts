@@ -13,6 +13,7 @@ import { closeAllSessions, hostFor, transportStats } from "../../provider/transp
 import { resolveConnection } from "../../provider/transport/connection";
 import { requireRoot } from "../support/lab";
 import { logMark, waitForLogLines } from "../support/sshd";
+import { waitFor } from "../support/wait";
 import { Driver, type LabContext, namespaces } from "./support";
 
 const PASSWORD = "Tr0ub4dor-3";
@@ -82,17 +83,43 @@ describe("password login and sudo with a password", () => {
     expect(await namespaces(pw)).not.toContain("reach-pw");
   });
 
-  it("refuses a wrong sudo password with a message that holds no password", async () => {
+  it("refuses a wrong sudo password once: sudo is asked one time, however many commands wait, and never again", async () => {
     await closeAllSessions();
     const wrong = "not-the-Password-42";
-    const error = await runOver({ ...byPassword(), sudoPassword: wrong }, ["true"]).then(
+    const conn = { ...byPassword(), sudoPassword: wrong };
+    const attempts = async () =>
+      (
+        (await pw.exec(["cat", "/run/linuxnet/sudo.log"])).stdout.match(
+          /incorrect password attempt/g,
+        ) ?? []
+      ).length;
+    const before = await attempts();
+    const errors = await Promise.all(
+      Array.from({ length: 6 }, () =>
+        runOver(conn, ["true"]).then(
+          () => new Error("ran"),
+          (e: Error) => e,
+        ),
+      ),
+    );
+    for (const error of errors) {
+      expect(error).toBeInstanceOf(TransportError);
+      expect(error.message).toMatch(/sudo refused connection\.sudoPassword/);
+      expect(error.message).not.toContain(wrong);
+      expect(error.message).not.toContain(PASSWORD);
+    }
+    // A later session for the same connection fails at once, without asking sudo again.
+    await closeAllSessions();
+    const again = await runOver(conn, ["true"]).then(
       () => new Error("ran"),
       (e: Error) => e,
     );
-    expect(error).toBeInstanceOf(TransportError);
-    expect(error.message).toMatch(/sudo refused connection\.sudoPassword/);
-    expect(error.message).not.toContain(wrong);
-    expect(error.message).not.toContain(PASSWORD);
+    expect(again.message).toMatch(/sudo refused connection\.sudoPassword/);
+    await waitFor(async () => ((await attempts()) === before + 1 ? true : undefined), {
+      timeoutMs: 5_000,
+      what: () => "sudo to log one failed attempt",
+    });
+    expect(await attempts()).toBe(before + 1);
   });
 
   it("without sudoPassword, says that sudo wants one and how to give it", async () => {

@@ -1,5 +1,6 @@
-import { describe, expect, it } from "vitest";
-import { type KindName, handler, kinds } from "../../provider/runtime";
+import { describe, expect, it, vi } from "vitest";
+import { TransportError } from "../../provider/errors";
+import { type KindName, handler, kinds, unlessUnreachable } from "../../provider/runtime";
 import { transportStats } from "../../provider/transport";
 import { CONNECTION, PROVIDER_KEY, UNKNOWN, labelled } from "./support";
 
@@ -101,5 +102,83 @@ describe("handler", () => {
 
   it("opened no SSH connection, channel or command", () => {
     expect(transportStats).toEqual({ connections: 0, channels: 0, commands: 0 });
+  });
+});
+
+describe("unlessUnreachable", () => {
+  const timeout = (host: string) =>
+    new TransportError("timeout", host, "not reachable within 3000 ms: no SSH greeting in time");
+  const props = (connection: Record<string, unknown>) =>
+    ({ connection, resourceName: "blue" }) as unknown as Parameters<typeof unlessUnreachable>[0];
+  const failing = (e: Error) => () => Promise.reject(e);
+
+  it("passes the answer through when the host answers", async () => {
+    expect(
+      await unlessUnreachable(props({ host: "10.1.0.2" }), "refresh", "gone", async () => "ok"),
+    ).toBe("ok");
+  });
+
+  it("fails an unreachable host by default, naming the ways out", async () => {
+    const error = await unlessUnreachable(
+      props({ host: "10.1.0.2" }),
+      "destroy",
+      undefined,
+      failing(timeout("10.1.0.2")),
+    ).then(
+      () => new Error("no error"),
+      (e: Error) => e,
+    );
+    expect(error).toBeInstanceOf(TransportError);
+    expect(error.message).toMatch(/^ssh to 10\.1\.0\.2: not reachable within 3000 ms/);
+    expect(error.message).toContain("pulumi config set linuxnet:deleteUnreachable true");
+    expect(error.message).toContain("deletedWith: vm");
+    expect(error.message).toContain("pulumi state delete");
+  });
+
+  it("counts the objects gone, with a warning, when the connection says so", async () => {
+    const warn = vi.spyOn(console, "warn").mockImplementation(() => {});
+    try {
+      expect(
+        await unlessUnreachable(
+          props({ host: "10.1.0.2", deleteUnreachable: true }),
+          "refresh",
+          "gone",
+          failing(timeout("10.1.0.2")),
+        ),
+      ).toBe("gone");
+      expect(String(warn.mock.calls[0]?.[0])).toMatch(
+        /so refresh counts blue as gone from 10\.1\.0\.2/,
+      );
+    } finally {
+      warn.mockRestore();
+    }
+  });
+
+  it("never forgets objects because a jump host is unreachable", async () => {
+    const e = timeout("bastion.example.net");
+    await expect(
+      unlessUnreachable(
+        props({
+          host: "10.1.0.2",
+          deleteUnreachable: true,
+          proxy: { host: "bastion.example.net" },
+        }),
+        "refresh",
+        "gone",
+        failing(e),
+      ),
+    ).rejects.toBe(e);
+  });
+
+  it("passes on every failure that is not a host out of reach", async () => {
+    const e = new TransportError("authentication", "10.1.0.2:22", "authentication as root failed");
+    await expect(
+      unlessUnreachable(
+        props({ host: "10.1.0.2", deleteUnreachable: true }),
+        "destroy",
+        undefined,
+        failing(e),
+      ),
+    ).rejects.toBe(e);
   });
 });

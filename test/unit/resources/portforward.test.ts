@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import {
+  refuseOwnSshPort,
   type PortForwardInputs,
   type PortForwardOutputs,
   connectedNetworkOf,
@@ -232,5 +233,48 @@ describe("connectedNetworkOf", () => {
     ]),
   )("finds %s", (_label, { address, net }) => {
     expect(connectedNetworkOf(routes, address)).toBe(net);
+  });
+});
+
+describe("refuseOwnSshPort", () => {
+  const forward = (extra: Record<string, unknown>) =>
+    ({
+      connection: { host: "10.1.0.2" },
+      protocol: "tcp",
+      hostPort: 8080,
+      to: "10.0.0.2:80",
+      fromHost: false,
+      forwarding: true,
+      ...extra,
+    }) as unknown as Parameters<typeof refuseOwnSshPort>[0];
+
+  it.each(
+    labelled([
+      { label: "port 22 on the host", extra: { hostPort: 22 } },
+      { label: "a range holding 22", extra: { hostPort: "20-30" } },
+      {
+        label: "the connection's own port",
+        extra: { connection: { host: "h", port: 2222 }, hostPort: 2222 },
+      },
+    ]),
+  )("refuses %s, naming hostPort and the way out", (_label, { extra }) => {
+    expect(() => refuseOwnSshPort(forward(extra))).toThrow(
+      /^hostPort: holds \d+, the SSH port this provider reaches the host on.*give inInterface, a namespace, or another port$/,
+    );
+  });
+
+  it.each(
+    labelled([
+      { label: "another port", extra: { hostPort: 2222 } },
+      { label: "port 22 inside a namespace", extra: { hostPort: 22, namespace: "ns" } },
+      { label: "port 22 on one interface", extra: { hostPort: 22, inInterface: "eth1" } },
+      { label: "port 22 over UDP", extra: { hostPort: 22, protocol: "udp" } },
+      {
+        label: "22 when the connection uses another port",
+        extra: { connection: { host: "h", port: 2222 }, hostPort: 22 },
+      },
+    ]),
+  )("lets %s through", (_label, { extra }) => {
+    expect(() => refuseOwnSshPort(forward(extra))).not.toThrow();
   });
 });
