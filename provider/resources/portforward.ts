@@ -439,6 +439,15 @@ export interface PortForwardArgs {
    * where something else manages forwarding. Changing it replaces the forward.
    */
   forwarding?: pulumi.Input<boolean>;
+  /**
+   * The firewall that holds the rules: `"iptables"` (tagged rules in the
+   * `nat` table), `"nftables"` (tagged rules in our own table `inet linuxnet`,
+   * one DNAT rule per host port, removed with our last rule), or `"auto"`:
+   * iptables where the `iptables` command works, else nftables; decided once,
+   * at create, and kept in the `firewallBackend` output. The stack's
+   * `linuxnet:firewall` when omitted, else `"auto"`. Changing it replaces the forward.
+   */
+  firewall?: pulumi.Input<"auto" | "iptables" | "nftables">;
 }
 
 /**
@@ -460,6 +469,10 @@ export class PortForward extends LinuxnetResource {
   declare readonly hairpinSource: pulumi.Output<string | undefined>;
   /** False when the last refresh found some of the rules gone: the next `up` puts them back. */
   declare readonly rulesIntact: pulumi.Output<boolean>;
+  /** The firewall asked for: `"auto"`, `"iptables"` or `"nftables"`. */
+  declare readonly firewall: pulumi.Output<string>;
+  /** The backend the rules were made with, `"iptables"` or `"nftables"`, as decided at create. */
+  declare readonly firewallBackend: pulumi.Output<string>;
   /**
    * @param name - The resource's name in the stack.
    * @param args - The forward: `hostPort` and `to`, and optionally the others.

@@ -52,15 +52,15 @@ describe("the lab stack with linuxnet:firewall nftables on a host without iptabl
     await lab?.teardown();
   });
 
-  it("previews eleven creations and touches nothing", async () => {
+  it("previews twelve creations and touches nothing", async () => {
     const preview = await test.stack.preview();
-    expect(preview.changeSummary).toEqual({ create: 11 });
+    expect(preview.changeSummary).toEqual({ create: 12 });
     expect(await snapshotHost(h1)).toEqual(before);
   });
 
   it("builds the network with its masquerade and bridge accept in our own nftables table", async () => {
     const up = await test.stack.up();
-    expect(up.summary.resourceChanges).toEqual({ create: 11 });
+    expect(up.summary.resourceChanges).toEqual({ create: 12 });
 
     const table = await ourTable();
     fs.writeFileSync(TABLE_RECORD, table ?? "(no table)\n");
@@ -94,18 +94,18 @@ describe("the lab stack with linuxnet:firewall nftables on a host without iptabl
   it("changes nothing on a second up", async () => {
     await test.stack.preview({ expectNoChanges: true });
     const up = await test.stack.up();
-    expect(up.summary.resourceChanges).toEqual({ same: 11 });
+    expect(up.summary.resourceChanges).toEqual({ same: 12 });
   });
 
   it("changes nothing on refresh, which reads the table from the host snapshot", async () => {
     const refresh = await test.stack.refresh();
-    expect(refresh.summary.resourceChanges).toEqual({ same: 11 });
+    expect(refresh.summary.resourceChanges).toEqual({ same: 12 });
     await test.stack.preview({ expectNoChanges: true });
   });
 
   it("destroys back to exactly the host it started from, our table gone", async () => {
     const destroy = await test.stack.destroy();
-    expect(destroy.summary.resourceChanges).toEqual({ delete: 11 });
+    expect(destroy.summary.resourceChanges).toEqual({ delete: 12 });
     expect(await ourTable()).toBeUndefined();
     expect(await snapshotHost(h1)).toEqual(before);
   });
