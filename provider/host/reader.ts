@@ -25,7 +25,7 @@ import {
   parseJsonList,
 } from "./ip";
 import { type TaggedRule, iptablesArgv, parseTaggedRules, readTaggedRules } from "./iptables";
-import { readSysctl } from "./sysctl";
+import { readSysctl, readSysctlClaim } from "./sysctl";
 import {
   type NftTableState,
   NFT_MISSING_HINT,
@@ -133,6 +133,12 @@ export interface HostReader {
    * or the setting (an interface's, after the interface went), is not there.
    */
   sysctl(namespace: string | undefined, file: string): Promise<string | undefined>;
+  /**
+   * The id of the Sysctl whose claim holds a key (dotted) in a namespace
+   * (host/sysctl.ts); undefined when no claim is there (none was made, or a
+   * reboot cleared /run).
+   */
+  sysctlClaim(namespace: string | undefined, key: string): Promise<string | undefined>;
   /**
    * A link's forwarding-database entries (`bridge [-n NS] -json fdb show dev X`);
    * undefined when the link, or its namespace, is not there.
@@ -316,6 +322,7 @@ export function liveReader(host: Host): LiveHostReader {
       const found = await readSysctl(host, namespace, file);
       return "value" in found ? found.value : undefined;
     },
+    sysctlClaim: (namespace, key) => readSysctlClaim(host, namespace, key),
     async fdb(namespace, dev) {
       const argv = fdbShowArgv(namespace, dev);
       const r = await host.run(argv);
@@ -580,6 +587,7 @@ export function snapshotReader(snapshot: HostSnapshot, live?: HostReader): HostR
       // The snapshot holds only the few settings a refresh of every kind needs.
       return needLive(`the setting ${file}`).sysctl(namespace, file);
     },
+    sysctlClaim: (namespace, key) => needLive(`the claim on ${key}`).sysctlClaim(namespace, key),
     // The snapshot does not dump forwarding databases: a bridge's holds an entry per
     // MAC seen on every port, which every refresh would pay for. The few VXLAN reads ask live.
     async fdb(namespace, dev) {

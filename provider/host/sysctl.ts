@@ -22,12 +22,22 @@ export function sysctlFile(segments: readonly string[]): string {
 }
 
 /**
- * The claim of a key in a namespace. The key is in its dotted form, where `/`
- * stands for a `.` inside a segment (an interface `eth0.100`); `/` cannot be
- * part of a file name, and `:` is part of no segment, so it takes its place.
+ * The key a setting is claimed under: the first of {@link FORWARDING_KEYS}
+ * for either of them (they are one setting, so one claim), the key itself for
+ * any other.
+ */
+export function sysctlClaimKey(key: string): string {
+  return FORWARDING_KEYS.includes(key) ? FORWARDING_KEYS[0]! : key;
+}
+
+/**
+ * The claim of a key in a namespace, under its {@link sysctlClaimKey}. The
+ * key is in its dotted form, where `/` stands for a `.` inside a segment (an
+ * interface `eth0.100`); `/` cannot be part of a file name, and `:` is part
+ * of no segment, so it takes its place.
  */
 export function sysctlClaimPath(namespace: string | undefined, key: string): string {
-  return `${SYSCTL_CLAIM_DIR}/${namespace ?? "@host"}/${key.replaceAll("/", ":")}`;
+  return `${SYSCTL_CLAIM_DIR}/${namespace ?? "@host"}/${sysctlClaimKey(key).replaceAll("/", ":")}`;
 }
 
 /** What reading a setting found. */

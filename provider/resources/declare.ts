@@ -302,8 +302,19 @@ export type DeleteBeforeReplace =
   /**
    * The kernel holds these names once: a replacement that keeps one of them,
    * or in which `unknown` (by default the same paths) is not known yet, deletes first.
+   * An entry that is a list of paths is kept when all of them are (a VXLAN
+   * device's namespace, VNI and port: the kernel holds that triple once too).
    */
-  | { readonly keeps: readonly string[]; readonly unknown?: readonly string[] };
+  | {
+      readonly keeps: readonly (string | readonly string[])[];
+      readonly unknown?: readonly string[];
+    }
+  /**
+   * A rule the declaration cannot say as paths (a Sysctl's key, two spellings
+   * of which are one setting): true to delete first. Given the new inputs as
+   * checked, which may hold unknowns in a preview.
+   */
+  | ((olds: Record<string, unknown>, news: Record<string, unknown>) => boolean);
 
 /**
  * A diff from a declaration: a field marked `replace` that changed replaces
@@ -351,19 +362,25 @@ export function diffInputs(
   return {
     changes: all.length > 0 || updates || stale,
     replaces: all,
-    deleteBeforeReplace: all.length > 0 && deletesFirst(deleteBeforeReplace, olds, news),
+    deleteBeforeReplace: all.length > 0 && deletesFirst(fields, deleteBeforeReplace, olds, news),
   };
 }
 
 function deletesFirst(
+  fields: Fields,
   rule: DeleteBeforeReplace,
   olds: Record<string, unknown>,
   news: Record<string, unknown>,
 ): boolean {
   if (typeof rule === "boolean") return rule;
+  if (typeof rule === "function") return rule(olds, news);
+  // A top-level field compares as the diff does: an omitted port is the default one.
+  const at = (v: Record<string, unknown>, p: string) =>
+    valueAt(v, p) ?? (p.includes(".") ? undefined : fields[p]?.absentIs);
+  const kept = (p: string) => sameValue(at(olds, p), at(news, p));
   return (
-    rule.keeps.some((p) => sameValue(valueAt(olds, p), valueAt(news, p))) ||
-    containsUnknown((rule.unknown ?? rule.keeps).map((p) => valueAt(news, p)))
+    rule.keeps.some((k) => (typeof k === "string" ? kept(k) : k.every(kept))) ||
+    containsUnknown((rule.unknown ?? rule.keeps.flat()).map((p) => valueAt(news, p)))
   );
 }
 

@@ -18,7 +18,15 @@
  * - The value found before is recorded at create (`valueBefore`) and put back
  *   on delete. A claim under /run/linuxnet/sysctl says which Sysctl holds a
  *   key: a second Sysctl on the same key of the same namespace is refused at
- *   create, rather than the two putting back each other's values.
+ *   create, rather than the two putting back each other's values. Both
+ *   spellings of forwarding share one claim. The claim is what delete trusts,
+ *   and it does not outlive a reboot (nor does the setting): a Sysctl whose
+ *   claim is gone reads as gone, so the next `up` creates it again and records
+ *   the value found then; an update writes back a claim it finds missing.
+ * - A replacement that keeps the setting (its namespace, and its key or the
+ *   other spelling of forwarding), as a changed `connection.host` does, deletes
+ *   the old first: the new one's create would otherwise find the old claim,
+ *   or record the old one's value as the one to put back.
  * - `net.ipv4.ip_forward` (and `net.ipv4.conf.all.forwarding`, the same
  *   setting) is also what NatRule and PortForward turn on while they need it
  *   (forwarding.ts). A Sysctl there takes over the value those rules recorded
@@ -45,6 +53,7 @@ import {
   readSysctl,
   readSysctlClaim,
   removeSysctlClaim,
+  sysctlClaimKey,
   sysctlClaimPath,
   sysctlFile,
   writeSysctl,
@@ -53,7 +62,7 @@ import {
 import { firewallFor } from "../firewall";
 import { LinuxnetResource } from "./program";
 import { withLock } from "./lock";
-import { type BaseInputs, transactional } from "./kind";
+import { type BaseInputs, containsUnknown, sameValue, transactional } from "./kind";
 import { type FieldType, checked, connection, declareKind } from "./declare";
 import { forwardingLockKey, othersNeedForwarding } from "./forwarding";
 import { interfaceNameProblem, isUnknown, namespaceNameProblem, shown } from "./validate";
@@ -287,8 +296,16 @@ export const sysctlKind = declareKind<SysctlInputs, SysctlOutputs>({
   outputs: ["valueBefore"],
   // The setting is read live: a refresh snapshot holds only ip_forward.
   snapshotRead: false,
-  // A replacement is another key or namespace (or host): the old and the new never share a file.
-  deleteBeforeReplace: false,
+  // A replacement of the same setting (the host changed, which may be the same machine by
+  // another name; or forwarding respelled) deletes first: the old one puts its value back and
+  // drops its claim, and the new one records the value afresh. Another key or namespace is
+  // another file: the new one is made first.
+  deleteBeforeReplace: (olds, news) =>
+    containsUnknown([news.namespace, news.key]) ||
+    (sameValue(olds.namespace, news.namespace) &&
+      typeof olds.key === "string" &&
+      typeof news.key === "string" &&
+      sysctlClaimKey(olds.key) === sysctlClaimKey(news.key)),
 
   idOf: () => `sysctl-${randomBytes(4).toString("hex")}`,
 
@@ -326,18 +343,30 @@ export const sysctlKind = declareKind<SysctlInputs, SysctlOutputs>({
     );
   },
 
-  async read(reader, _id, props) {
+  async read(reader, id, props) {
     const now = await reader.sysctl(props.namespace, sysctlFile(segmentsOf(props.key)));
     // The namespace, or the interface whose setting it was, is gone: so is the setting.
     if (now === undefined) return undefined;
+    // Our claim is gone (a reboot cleared /run, and put the setting back): delete would do
+    // nothing now, so the Sysctl is gone, and `up` makes it again, recording the value found then.
+    if ((await reader.sysctlClaim(props.namespace, props.key)) !== id) return undefined;
     // The value as the user wrote it while the kernel agrees; the kernel's own words when not (drift).
     return { ...props, value: sameSetting(now, props.value) ? props.value : now };
   },
 
-  async update(host, _id, olds, news) {
+  async update(host, id, olds, news) {
     const { namespace: ns, key, value } = news;
     return withLock(lockKey(host.name, ns, key), async () => {
       await assertForwardingValue(host, ns, key, value);
+      // Without the claim, delete would not put the value back: write it again (an `up` without refresh after a reboot).
+      const claim = await readSysctlClaim(host, ns, key);
+      if (claim === undefined) {
+        await writeSysctlClaim(host, ns, key, id);
+      } else if (claim !== id) {
+        throw new Error(
+          `on ${host.name}: ${key}${where(ns)} is now set by Sysctl ${claim}; two Sysctl resources on one key would put back each other's values (refresh to see this one gone)`,
+        );
+      }
       const now = await currentValue(host, ns, key);
       if (!sameSetting(now, value)) await setValue(host, ns, key, value);
       return { ...news, valueBefore: olds.valueBefore };
@@ -369,7 +398,10 @@ export const sysctlKind = declareKind<SysctlInputs, SysctlOutputs>({
 
 /**
  * Arguments of a {@link Sysctl}. A changed `key` or `namespace` replaces it
- * (the old setting is put back); a changed `value` updates in place.
+ * (the old setting is put back); a changed `value` updates in place. A
+ * replacement that keeps the setting (a changed `host`, or forwarding
+ * respelled between `net.ipv4.ip_forward` and `net.ipv4.conf.all.forwarding`)
+ * puts the old value back before the new one is set.
  */
 export interface SysctlArgs {
   /**

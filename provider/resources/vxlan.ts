@@ -336,7 +336,9 @@ export const vxlanKind = declareKind<VxlanInputs, VxlanOutputs>({
   },
   outputs: ["effectiveMtu"],
   snapshotRead: true,
-  deleteBeforeReplace: { keeps: ["name"] },
+  // The kernel holds a name once, and a VNI on a port once per namespace ("A VXLAN device with
+  // the specified VNI already exists"): a rename that keeps those adds the new device after the old goes.
+  deleteBeforeReplace: { keeps: ["name", ["namespace", "vni", "port"]] },
 
   idOf: (inputs) => linkId(inputs.namespace, inputs.name),
 
@@ -419,7 +421,9 @@ export interface VxlanArgs {
   /**
    * The device's interface name (at most 15 bytes; letters, digits, `_`, `.`, `-`): `"vx-ew"`.
    * When omitted, `<resource name>-<5 random hex digits>` cut to fit, kept across updates.
-   * Changing it replaces the device; a replacement that keeps the name deletes first.
+   * Changing it replaces the device. A replacement that keeps the name, or keeps the
+   * namespace, `vni` and `port` together (a rename), deletes the old device first: the kernel
+   * holds each of those once.
    */
   name?: pulumi.Input<string>;
   /**

@@ -884,6 +884,7 @@ function stubReader(facts: ReaderFacts, props: Props): HostReader {
     nftTable: async () => facts.nftTable,
     ipForward: async () => facts.ipForward,
     sysctl: async () => facts.sysctl,
+    sysctlClaim: async () => facts.sysctlClaim,
     fdb: async () => facts.fdb,
     qdiscs: async () => facts.qdiscs,
   };
@@ -899,6 +900,7 @@ interface ReaderFacts {
   readonly nftTable: NftTableState | undefined;
   readonly ipForward: 0 | 1 | undefined;
   readonly sysctl: string | undefined;
+  readonly sysctlClaim: string | undefined;
   readonly fdb: FdbEntry[] | undefined;
   readonly qdiscs: QdiscEntry[] | undefined;
 }
@@ -1017,6 +1019,7 @@ const readerFacts: fc.Arbitrary<ReaderFacts> = fc.record({
   ),
   ipForward: fc.constantFrom(0 as const, 1 as const, undefined),
   sysctl: fc.constantFrom("1", "0", "1\t0", "", undefined),
+  sysctlClaim: fc.constantFrom(NAT_ID, "sysctl-other", undefined),
   fdb: maybe(
     fc.array(
       fc.record(

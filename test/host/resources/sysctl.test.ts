@@ -26,6 +26,7 @@ import { snapshotHost } from "../../support/snapshot";
 const ctx = useLabHost("sy1");
 const sysctl = () => new Driver("Sysctl", ctx);
 const NS = "sy-ns";
+const RPF = "net/ipv4/conf/all/rp_filter";
 
 /** A setting as the kernel prints it, read out of band. */
 async function setting(ns: string | undefined, file: string): Promise<string> {
@@ -172,6 +173,70 @@ describe("Sysctl", () => {
     const other = await d.create({ namespace: NS, key: "net.ipv4.conf.all.rp_filter", value: "1" });
     await d.delete(other);
     await d.delete(first);
+    expect(await picture()).toEqual(before);
+  });
+
+  it("reads a Sysctl whose claim a reboot cleared as gone; made again, its delete puts the value from before back", async () => {
+    const before = await picture();
+    const found = await setting(undefined, RPF);
+    const target = found === "2" ? "1" : "2";
+    const d = sysctl();
+    const res = await d.create({ key: "net.ipv4.conf.all.rp_filter", value: target });
+    // A reboot: /run is emptied, and the kernel starts from the value found before.
+    await oob(ctx.h, ["rm", "-rf", "/run/linuxnet/sysctl"]);
+    await setSetting(undefined, RPF, found);
+    // Refresh: gone (with no claim its delete would put nothing back), so `up` makes it again.
+    expect(await d.read(res)).toBeUndefined();
+    const again = await d.create({ key: "net.ipv4.conf.all.rp_filter", value: target });
+    expect(again.outs.valueBefore).toBe(found);
+    expect(await setting(undefined, RPF)).toBe(target);
+    await d.expectNoDrift(again);
+    await d.delete(again);
+    expect(await picture()).toEqual(before);
+  });
+
+  it("writes back at update a claim it finds missing (an up without refresh), so delete still puts the value back", async () => {
+    const before = await picture();
+    const found = await setting(undefined, RPF);
+    const [first, second] = found === "2" ? ["1", "0"] : found === "1" ? ["2", "0"] : ["2", "1"];
+    const d = sysctl();
+    const res = await d.create({ key: "net.ipv4.conf.all.rp_filter", value: first });
+    await oob(ctx.h, ["rm", "-rf", "/run/linuxnet/sysctl"]);
+    const updated = await d.update(res, { key: "net.ipv4.conf.all.rp_filter", value: second });
+    expect(await setting(undefined, RPF)).toBe(second);
+    expect(await runState()).toContain(`/run/linuxnet/sysctl/@host/net.ipv4.conf.all.rp_filter`);
+    await d.expectNoDrift(updated);
+    await d.delete(updated);
+    expect(await picture()).toEqual(before);
+  });
+
+  it("holds both spellings of forwarding under one claim, and respells one by deleting first", async () => {
+    const before = await picture();
+    expect(await ipForward(ctx.h, NS)).toBe("0");
+    const d = sysctl();
+    const first = await d.create({ namespace: NS, key: "net.ipv4.ip_forward", value: "1" });
+    // The other spelling is the same setting: refused, rather than the two fighting over it.
+    const error = await d.createFails({
+      namespace: NS,
+      key: "net.ipv4.conf.all.forwarding",
+      value: "1",
+    });
+    expect(error.message).toContain(`already set by Sysctl ${first.id}`);
+    expect(await ipForward(ctx.h, NS)).toBe("1");
+
+    // Respelled: a replacement that deletes first, so the new one records the value from before.
+    const inputs = await d.check(
+      { namespace: NS, key: "net.ipv4.conf.all.forwarding", value: "1" },
+      first.inputs,
+    );
+    const diff = await d.provider.diff!(first.id, first.outs, inputs);
+    expect(diff.replaces).toEqual(["key"]);
+    expect(diff.deleteBeforeReplace).toBe(true);
+    await d.delete(first);
+    const made = await d.provider.create(inputs);
+    expect(made.outs.valueBefore).toBe("0");
+    expect(await ipForward(ctx.h, NS)).toBe("1");
+    await d.delete({ id: made.id, inputs, outs: made.outs as Record<string, unknown> });
     expect(await picture()).toEqual(before);
   });
 

@@ -259,6 +259,32 @@ describe("Vxlan", () => {
     }
   });
 
+  it("renames a device by deleting the old one first: the kernel holds a VNI on a port once", async () => {
+    const d = vxlan();
+    const args = { vni: 50, remotes: [ctx2.h.address] };
+    res = await d.create({ name: "vx7", ...args });
+    // Made first, the new device is refused: the reason the rename deletes first.
+    const refused = await d.createFails({ name: "vx8", ...args });
+    expect(refused.message).toMatch(/VNI already exists|File exists/);
+    expect(await onHost(ctx1.h, undefined, "vx8")).toBeUndefined();
+
+    const inputs = await d.check({ name: "vx8", ...args }, res.inputs);
+    const diff = await d.provider.diff!(res.id, res.outs, inputs);
+    expect(diff.replaces).toEqual(["name"]);
+    expect(diff.deleteBeforeReplace).toBe(true);
+    // What the engine does for that diff: the old device goes, then the new one comes.
+    await d.delete(res);
+    res = undefined;
+    const made = await d.provider.create(inputs);
+    res = { id: made.id, inputs, outs: made.outs as Record<string, unknown> };
+    expect(res.id).toBe("/vx8");
+    expect(await onHost(ctx1.h, undefined, "vx8")).toMatchObject({
+      vni: 50,
+      remotes: args.remotes,
+    });
+    expect(await onHost(ctx1.h, undefined, "vx7")).toBeUndefined();
+  });
+
   it("carries a ping between namespaces on two hosts through one segment", async () => {
     const NS = "vx-ping";
     const setUp = async (h: LabHost, address: string) => {

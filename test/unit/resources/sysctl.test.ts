@@ -9,7 +9,8 @@ import {
 import { sysctlClaimPath, sysctlFile } from "../../../provider/host/sysctl";
 import { othersNeedForwarding } from "../../../provider/resources/forwarding";
 import { taggedRule } from "../../support/rules";
-import { UNKNOWN, inputsFor, labelled } from "../support";
+import type { HostReader } from "../../../provider/host/reader";
+import { CONNECTION, UNKNOWN, inputsFor, labelled } from "../support";
 
 const inputs = inputsFor<SysctlInputs>("rpf", {
   key: "net.ipv4.conf.all.rp_filter",
@@ -201,6 +202,85 @@ describe("sysctlKind.diff", () => {
     expect(d.replaces).toEqual(replaces);
     expect(d.deleteBeforeReplace).toBe(false);
   });
+
+  // Made first, the new one would find the old one's claim (a host by another name may be
+  // the same machine), or, respelled, record the old one's value as the one to put back.
+  it.each(
+    labelled([
+      {
+        label: "another host (the same machine by a DNS name, maybe)",
+        olds: {},
+        over: { connection: { ...CONNECTION, host: "lab-1.example" } },
+        replaces: ["connection"],
+      },
+      {
+        label: "forwarding respelled as conf.all.forwarding",
+        olds: { key: "net.ipv4.ip_forward" },
+        over: { key: "net.ipv4.conf.all.forwarding" },
+        replaces: ["key"],
+      },
+      {
+        label: "forwarding respelled as ip_forward, in a namespace",
+        olds: { namespace: "ns-blue", key: "net.ipv4.conf.all.forwarding" },
+        over: { namespace: "ns-blue", key: "net/ipv4/ip_forward" },
+        replaces: ["key"],
+      },
+      {
+        label: "a key not known yet",
+        olds: {},
+        over: { key: UNKNOWN },
+        replaces: ["key"],
+      },
+    ]),
+  )("replaces, deleting first, for %s", (_label, c) => {
+    const olds = { ...sysctlKind.check(undefined, inputs(c.olds)).inputs, valueBefore: "0" };
+    const news = sysctlKind.check(olds, inputs(c.over)).inputs;
+    const d = sysctlKind.diff(olds, news);
+    expect(d.replaces).toEqual(c.replaces);
+    expect(d.deleteBeforeReplace).toBe(true);
+  });
+
+  it("replaces, creating first, for forwarding in another namespace", () => {
+    const olds = {
+      ...sysctlKind.check(undefined, inputs({ key: "net.ipv4.ip_forward" })).inputs,
+      valueBefore: "0",
+    };
+    const news = sysctlKind.check(
+      olds,
+      inputs({ namespace: "ns-blue", key: "net.ipv4.conf.all.forwarding" }),
+    ).inputs;
+    const d = sysctlKind.diff(olds, news);
+    expect(d.replaces).toEqual(["namespace", "key"]);
+    expect(d.deleteBeforeReplace).toBe(false);
+  });
+});
+
+describe("sysctlKind.read", () => {
+  const props = { ...sysctlKind.check(undefined, inputs()).inputs, valueBefore: "0" };
+  const reader = (value: string | undefined, claim: string | undefined) =>
+    ({
+      name: "h1",
+      sysctl: async () => value,
+      sysctlClaim: async (_ns: string | undefined, key: string) => {
+        expect(key).toBe(props.key);
+        return claim;
+      },
+    }) as unknown as HostReader;
+
+  it("reads the setting back while its claim is ours", async () => {
+    expect(await sysctlKind.read(reader("2", "sysctl-1"), "sysctl-1", props)).toEqual(props);
+    expect((await sysctlKind.read(reader("0", "sysctl-1"), "sysctl-1", props))?.value).toBe("0");
+  });
+
+  // Delete trusts the claim: without it, it would put nothing back. Gone, `up` makes it again.
+  it.each(
+    labelled([
+      { label: "its claim is missing (a reboot cleared /run)", claim: undefined },
+      { label: "another Sysctl holds the claim", claim: "sysctl-2" },
+    ]),
+  )("reads the Sysctl as gone when %s", async (_label, { claim }) => {
+    expect(await sysctlKind.read(reader("1", claim), "sysctl-1", props)).toBeUndefined();
+  });
 });
 
 describe("a claim on a key", () => {
@@ -210,6 +290,15 @@ describe("a claim on a key", () => {
     );
     expect(sysctlClaimPath("ns-blue", "net.ipv4.conf.eth0/100.rp_filter")).toBe(
       "/run/linuxnet/sysctl/ns-blue/net.ipv4.conf.eth0:100.rp_filter",
+    );
+  });
+
+  it("is one for both spellings of forwarding, which are one setting", () => {
+    expect(sysctlClaimPath("ns-blue", "net.ipv4.conf.all.forwarding")).toBe(
+      sysctlClaimPath("ns-blue", "net.ipv4.ip_forward"),
+    );
+    expect(sysctlClaimPath(undefined, "net.ipv4.conf.default.forwarding")).toBe(
+      "/run/linuxnet/sysctl/@host/net.ipv4.conf.default.forwarding",
     );
   });
 });
