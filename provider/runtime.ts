@@ -186,7 +186,7 @@ export async function unlessUnreachable<T>(
 /** The ways out for the objects of a host that is gone, for an error message. Pure. */
 export function unreachableRemedies(resource: string): string {
   return [
-    `any of: \`pulumi config set linuxnet:deleteUnreachable true\` and run again, so refresh and destroy count its objects as gone`,
+    `any of: \`pulumi config set linuxnet:deleteUnreachable true\` and run \`pulumi refresh --run-program\` or \`pulumi destroy --run-program\` (without it they keep the provider config of the last up), so its objects count as gone`,
     `(connection.deleteUnreachable: true does the same, but only once it is in the state, which takes an update that reaches the host);`,
     `give the network resources \`deletedWith: vm\` (they then go with the VM, no dial needed);`,
     `or drop ${resource} from the state: \`pulumi state delete '<URN>'\` with its URN from \`pulumi stack --show-urns\``,
