@@ -20,7 +20,7 @@
  * optional sudo user, `useradd`/`usermod`/`visudo`.
  */
 import { spawn } from "node:child_process";
-import { createHash } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
 import { promises as fs, openSync, closeSync } from "node:fs";
 import * as net from "node:net";
 import * as path from "node:path";
@@ -551,6 +551,52 @@ export async function removeLabHost(host: LabHost): Promise<void> {
 }
 
 /**
+ * Reboots one host of a running lab, as a VM restarts: sshd and everything it started
+ * stop, the host's network namespace (and with it every namespace, link, route and
+ * rule made in it, and the mount namespace holding its own `/run/netns`) is dropped,
+ * then the host comes back with the same address, host key and login, a new boot id
+ * and, when it has `sshdDelayMs`, sshd starting that late again. Returns once sshd
+ * accepts TCP (at once for a host with a delay, which is still "booting").
+ */
+export async function rebootLabHost(host: LabHost): Promise<void> {
+  const m = /^lnl-([a-z0-9]{1,11})-([a-z0-9]{1,6})$/.exec(host.netns);
+  if (!m) throw new Error(`${host.netns} is not a lab host's namespace`);
+  const [id, name] = [m[1]!, m[2]!];
+  const lab = await readLabJson(id);
+  if (!lab) throw new Error(`lab "${id}" is not running (no lab.json)`);
+  const { prefix } = fabricAddresses(lab.fabric, 0);
+  const dir = path.join(labNames(id).stateDir, name);
+  // A VM keeps its MAC address across a reboot (and so the neighbours' ARP entries stay right).
+  const [eth0] = JSON.parse(await run(["ip", "-n", host.netns, "-json", "link", "show", "eth0"]));
+  const mac = (eth0 as { address: string }).address;
+  // sshd first, while its network is still there: its clients see their connections close.
+  await killNetnsProcesses([host.netns]);
+  await removeLabHost(host);
+  await plugHost(id, name, host.address, prefix, mac);
+  const binds: Array<[string, string]> = [];
+  const shadow = path.join(dir, "shadow");
+  const sudoers = path.join(dir, "sudoers");
+  if (await exists(shadow)) binds.push([shadow, "/etc/shadow"]);
+  if (await exists(sudoers)) binds.push([sudoers, LAB_SUDOERS_FILE]);
+  binds.push(await newBootId(dir));
+  const configPath = path.join(dir, "sshd_config");
+  startDetached(
+    sshdArgv(host.netns, configPath, host.sshdDelayMs, binds),
+    path.join(dir, "sshd.log"),
+  );
+  if (host.sshdDelayMs === 0 && !(await waitForTcp(host.address, host.port, READY_TIMEOUT_MS))) {
+    throw new Error(`sshd of lab host ${name} did not come back within ${READY_TIMEOUT_MS} ms`);
+  }
+}
+
+function exists(file: string): Promise<boolean> {
+  return fs.access(file).then(
+    () => true,
+    () => false,
+  );
+}
+
+/**
  * Runs {@link cleanupLab} for every lab that left anything behind: `lnl-*` namespaces,
  * `lnl*f` root links and state directories.
  */
@@ -752,22 +798,10 @@ async function buildHost(
 ): Promise<LabHost> {
   const names = labNames(id);
   const ns = names.hostNetns(spec.name);
-  const port = names.hostPort(spec.name);
   const dir = path.join(names.stateDir, spec.name);
   await fs.mkdir(dir, { recursive: true, mode: 0o700 });
 
-  // Created inside the fabric namespace with the peer sent straight to the host, so no
-  // interface but the fabric link ever appears in the root namespace, even for a moment.
-  await run(["ip", "netns", "add", ns]);
-  await run(["ip", "-n", ns, "link", "set", "lo", "up"]);
-  await run([
-    "ip",
-    ...["-n", names.fabricNetns, "link", "add", port, "type", "veth"],
-    ...["peer", "name", "eth0", "netns", ns],
-  ]);
-  await run(["ip", "-n", names.fabricNetns, "link", "set", port, "master", FABRIC_BRIDGE, "up"]);
-  await run(["ip", "-n", ns, "addr", "add", `${address}/${prefix}`, "dev", "eth0"]);
-  await run(["ip", "-n", ns, "link", "set", "eth0", "up"]);
+  await plugHost(id, spec.name, address, prefix);
 
   const hostKey = await generateKey(
     path.join(dir, "ssh_host_ed25519_key"),
@@ -776,10 +810,12 @@ async function buildHost(
   const configPath = path.join(dir, "sshd_config");
   const bannerPath = spec.banner === undefined ? undefined : path.join(dir, "banner");
   if (bannerPath) await fs.writeFile(bannerPath, spec.banner!);
-  const binds =
-    spec.password === undefined
+  const binds = [
+    ...(spec.password === undefined
       ? []
-      : await passwordBinds(dir, spec.password, Boolean(spec.sudoAsksPassword));
+      : await passwordBinds(dir, spec.password, Boolean(spec.sudoAsksPassword))),
+    await newBootId(dir),
+  ];
   await fs.writeFile(
     configPath,
     sshdConfig({
@@ -812,6 +848,43 @@ async function buildHost(
     sshdDelayMs: delayMs,
     exec: (argv) => execInHost(ns, argv),
   };
+}
+
+/**
+ * The network of a host: its namespace, `lo` up, and `eth0` on the fabric with its
+ * address. The veth is created inside the fabric namespace with the peer sent straight
+ * to the host, so no interface but the fabric link ever appears in the root namespace,
+ * even for a moment.
+ */
+async function plugHost(id: string, name: string, address: string, prefix: number, mac?: string) {
+  const names = labNames(id);
+  const ns = names.hostNetns(name);
+  const port = names.hostPort(name);
+  await run(["ip", "netns", "add", ns]);
+  await run(["ip", "-n", ns, "link", "set", "lo", "up"]);
+  await run([
+    "ip",
+    ...["-n", names.fabricNetns, "link", "add", port, "type", "veth"],
+    ...["peer", "name", "eth0", ...(mac ? ["address", mac] : []), "netns", ns],
+  ]);
+  await run(["ip", "-n", names.fabricNetns, "link", "set", port, "master", FABRIC_BRIDGE, "up"]);
+  await run(["ip", "-n", ns, "addr", "add", `${address}/${prefix}`, "dev", "eth0"]);
+  await run(["ip", "-n", ns, "link", "set", "eth0", "up"]);
+}
+
+/** The kernel's id of the running boot; a lab host binds its own over it. */
+export const BOOT_ID_FILE = "/proc/sys/kernel/random/boot_id";
+
+/**
+ * A fresh boot id for a host, written to its state dir, and the bind that shows it
+ * at {@link BOOT_ID_FILE} in the host's mount namespace (over its own `/proc`): every
+ * lab host shares this machine's kernel, so without it they would all share one boot
+ * id, and a "reboot" ({@link rebootLabHost}) could not be told from the same boot.
+ */
+async function newBootId(dir: string): Promise<[string, string]> {
+  const file = path.join(dir, "boot_id");
+  await fs.writeFile(file, `${randomUUID()}\n`, { mode: 0o444 });
+  return [file, BOOT_ID_FILE];
 }
 
 /**

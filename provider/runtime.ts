@@ -7,7 +7,7 @@
 
 import type * as dynamic from "@pulumi/pulumi/dynamic";
 import { TransportError, ValidationError } from "./errors";
-import { hostFor, hostKeyFingerprintOf, type Host } from "./transport";
+import { hostFor, hostKeyFingerprintOf, sessionFact, type Host } from "./transport";
 import { type Connection, connectionKey, resolveConnection } from "./transport/connection";
 import { type HostReader, liveReader, snapshotReader } from "./host/reader";
 import { SnapshotCache, readHostSnapshot } from "./host/snapshot";
@@ -112,11 +112,47 @@ async function mutating<T>(props: BaseInputs, change: (host: Host) => Promise<T>
 }
 
 /**
- * Outputs with the fingerprint of the key the host presented: when no
- * `hostKey` is pinned, this is what a user checks and then pins.
+ * Outputs with the fingerprint of the key the host presented (when no
+ * `hostKey` is pinned, this is what a user checks and then pins) and the
+ * boot the object lives on (`bootId`, when the host tells it): a read on
+ * another boot counts the object as gone with the reboot.
  */
-async function withFingerprint(props: BaseInputs, outs: object): Promise<object> {
-  return { ...outs, hostKeyFingerprint: await hostKeyFingerprintOf(connectionOf(props)) };
+async function withHostFacts(
+  props: BaseInputs,
+  outs: object,
+  bootId: string | undefined,
+): Promise<object> {
+  return {
+    ...outs,
+    hostKeyFingerprint: await hostKeyFingerprintOf(connectionOf(props)),
+    ...(bootId === undefined ? {} : { bootId }),
+  };
+}
+
+/** The boot id of the host, read once per pooled connection (a reboot drops the connection). */
+function currentBootId(props: BaseInputs): Promise<string | undefined> {
+  const connection = connectionOf(props);
+  return sessionFact(connection, "bootId", (host) => liveReader(host).bootId()).catch(
+    () => undefined,
+  );
+}
+
+/**
+ * Whether an object recorded on boot `recorded` is gone because the host
+ * booted again since (its namespaces, links, routes and rules went with the
+ * old boot); said on stderr, which the engine shows. State from before boot
+ * ids were recorded has none and is read as it always was.
+ */
+export function bootedSince(
+  props: BaseInputs,
+  recorded: unknown,
+  now: string | undefined,
+): boolean {
+  if (typeof recorded !== "string" || now === undefined || recorded === now) return false;
+  console.warn(
+    `warning: ${connectionOf(props).host} booted again since ${props.resourceName ?? "this resource"} was made (boot id ${recorded}, now ${now}): counted as gone, so the next up makes it again`,
+  );
+  return true;
 }
 
 /** Marks the outputs of a create that a broken connection cut off. */
@@ -234,7 +270,8 @@ export function handler(name: KindName): dynamic.ResourceProvider {
       const id = kind.idOf(props);
       try {
         const outs = await mutating(inputs, (host) => kind.create(host, props, id));
-        return structSafe({ id, outs: await withFingerprint(inputs, outs) });
+        const bootId = await currentBootId(inputs);
+        return structSafe({ id, outs: await withHostFacts(inputs, outs, bootId) });
       } catch (e) {
         // The engine's own key travels too: without it, the next operation cannot load the provider.
         throw interrupted(e, id, inputs);
@@ -242,9 +279,17 @@ export function handler(name: KindName): dynamic.ResourceProvider {
     },
     async read(id, props) {
       return unlessUnreachable(props, "refresh", {}, async () => {
-        const outs = await kind.read(await readerFor(name, props), id, withoutProvider(props));
+        const reader = await readerFor(name, props);
+        const recorded = (props as { bootId?: unknown }).bootId;
+        // A refresh's snapshot holds it; other kinds ask once per connection.
+        const bootId = await (SNAPSHOT_READ_KINDS.has(name)
+          ? reader.bootId()
+          : currentBootId(props));
         // No id: the object is gone, and the engine drops it from state so `up` recreates it.
-        return outs ? structSafe({ id, props: await withFingerprint(props, outs) }) : {};
+        if (bootedSince(props, recorded, bootId)) return {};
+        const outs = await kind.read(reader, id, withoutProvider(props));
+        const kept = bootId ?? (typeof recorded === "string" ? recorded : undefined);
+        return outs ? structSafe({ id, props: await withHostFacts(props, outs, kept) }) : {};
       });
     },
     async update(id, olds, news) {
@@ -257,7 +302,8 @@ export function handler(name: KindName): dynamic.ResourceProvider {
         }
         return kind.update(host, id, withoutProvider(olds), withoutProvider(news));
       });
-      return structSafe({ outs: await withFingerprint(news, outs) });
+      const bootId = await currentBootId(news);
+      return structSafe({ outs: await withHostFacts(news, outs, bootId) });
     },
     async delete(id, props) {
       await unlessUnreachable(props, "destroy", undefined, () =>

@@ -27,7 +27,9 @@ import {
 import { type TaggedRule, iptablesArgv, parseTaggedRules, readTaggedRules } from "./iptables";
 import { readSysctl } from "./sysctl";
 import {
+  BOOT_ID_FILE,
   type HostSnapshot,
+  parseBootId,
   type NamespaceDump,
   type SectionName,
   SECTION_COMMANDS,
@@ -123,6 +125,11 @@ export interface HostReader {
    * undefined when the link, or its namespace, is not there.
    */
   fdb(namespace: string | undefined, dev: string): Promise<FdbEntry[] | undefined>;
+  /**
+   * The host's boot id (`/proc/sys/kernel/random/boot_id`); undefined when it
+   * cannot be read. Objects record it: on another boot they are gone.
+   */
+  bootId(): Promise<string | undefined>;
 }
 
 /** Equivalent to: `bridge [-n NS] -json fdb show dev X` */
@@ -214,6 +221,12 @@ export function liveReader(host: Host): LiveHostReader {
     },
 
     namespaces: () => listNamespaces(host),
+
+    async bootId() {
+      // Equivalent to: `cat /proc/sys/kernel/random/boot_id`
+      const r = await host.run(["cat", BOOT_ID_FILE]);
+      return r.exitCode === 0 ? parseBootId(r.stdout) : undefined;
+    },
 
     async loopbackUp(namespace) {
       // Equivalent to: `ip [-n NS] -json link show dev lo`
@@ -411,6 +424,10 @@ export function snapshotReader(snapshot: HostSnapshot, live?: HostReader): HostR
 
   return {
     name: host,
+
+    async bootId() {
+      return snapshot.bootId ?? (live ? live.bootId() : undefined);
+    },
 
     async link(namespace, name) {
       const dump = dumpOf(namespace);

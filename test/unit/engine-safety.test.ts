@@ -804,6 +804,7 @@ function stubReader(facts: ReaderFacts, props: Props): HostReader {
     ipForward: async () => facts.ipForward,
     sysctl: async () => facts.sysctl,
     fdb: async () => facts.fdb,
+    bootId: async () => undefined,
   };
 }
 
