@@ -384,29 +384,41 @@ export function sshdConfig(opts: {
 // ---------------------------------------------------------------------------------------
 // Commands
 
-type ExecaModule = typeof import("execa", { with: { "resolution-mode": "import" } });
-let execaModule: Promise<ExecaModule> | undefined;
-
-// execa 9 is ESM-only and this package is CommonJS, so it is loaded on first use.
-function loadExeca(): Promise<ExecaModule> {
-  execaModule ??= import("execa");
-  return execaModule;
-}
-
-/** Runs argv; resolves with the result whatever the exit code. */
-async function runResult(argv: string[], input?: string): Promise<ExecResult> {
-  const { execa } = await loadExeca();
-  const r = await execa(argv[0], argv.slice(1), {
-    reject: false,
-    ...(input === undefined ? { stdin: "ignore" as const } : { input }),
-    timeout: 60_000,
+/**
+ * Runs argv; resolves with the result whatever the exit code. Plain `spawn` (no execa),
+ * so the lab ships with the package (`linuxnet.lab.LabHost`) without a dependency.
+ */
+function runResult(argv: string[], input?: string): Promise<ExecResult> {
+  return new Promise((resolve) => {
+    const child = spawn(argv[0]!, argv.slice(1), {
+      stdio: [input === undefined ? "ignore" : "pipe", "pipe", "pipe"],
+      timeout: 60_000,
+    });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout!.on("data", (b: Buffer) => out.push(b));
+    child.stderr!.on("data", (b: Buffer) => err.push(b));
+    let failed: string | undefined;
+    // Not started: surface why in stderr, where callers look.
+    child.on("error", (e) => {
+      failed = e.message;
+      resolve({ stdout: "", stderr: failed, exitCode: -1 });
+    });
+    if (input !== undefined) child.stdin!.end(input);
+    child.on("close", (code) => {
+      const stdout = Buffer.concat(out).toString().replace(/\n$/, "");
+      const stderr = Buffer.concat(err).toString().replace(/\n$/, "");
+      if (code === null || failed !== undefined) {
+        resolve({
+          stdout,
+          stderr: failed ?? (stderr || "did not run to completion"),
+          exitCode: -1,
+        });
+      } else {
+        resolve({ stdout, stderr, exitCode: code });
+      }
+    });
   });
-  if (r.failed && r.exitCode === undefined) {
-    // Not started or killed: surface why in stderr, where callers look.
-    const why = "shortMessage" in r ? String(r.shortMessage) : "did not run to completion";
-    return { stdout: String(r.stdout ?? ""), stderr: why, exitCode: -1 };
-  }
-  return { stdout: String(r.stdout), stderr: String(r.stderr), exitCode: r.exitCode ?? -1 };
 }
 
 /** Runs argv; throws a {@link LabCommandError} unless it exits 0. */
@@ -1048,4 +1060,183 @@ function toUint32(a: ipaddr.IPv4): number {
 
 function fromUint32(n: number): string {
   return [24, 16, 8, 0].map((s) => Math.floor(n / 2 ** s) % 256).join(".");
+}
+
+// ---------------------------------------------------------------------------------------
+// Hosts one at a time, on a shared fabric (`linuxnet.lab.LabHost`)
+
+/**
+ * Adds one host to lab `id`: the first host makes the lab (its fabric, key and state
+ * dir, as {@link startLab} does); each later one joins that fabric at the lowest free
+ * address from .11. Returns once its sshd accepts TCP, or at once for a host with
+ * `sshdDelayMs` (still "booting"). Hosts of one lab share its login key. Serialised per
+ * lab id, within this process and across processes (a lock directory in the state root).
+ */
+export async function addLabHost(opts: {
+  id: string;
+  fabric: string;
+  spec: LabHostSpec;
+}): Promise<LabHostJson> {
+  const { id, spec } = opts;
+  validateId(id);
+  validateSpecs([spec]);
+  const fabric = fabricAddresses(opts.fabric, 1).network;
+  if (process.getuid?.() !== 0) {
+    throw new Error("a lab host needs root on this machine (namespaces, links, sshd)");
+  }
+  return withLabLock(id, async () => {
+    const lab = await readLabJson(id);
+    if (!lab) {
+      const made = await startLab({ id, fabric, hosts: [spec] });
+      return labToJson(made).hosts[0]!;
+    }
+    if (lab.fabric !== fabric) {
+      throw new Error(`lab "${id}" runs on fabric ${lab.fabric}, not ${fabric}`);
+    }
+    const existing = lab.hosts.find((h) => h.name === spec.name);
+    if (existing) throw new Error(`lab "${id}" already has a host "${spec.name}"`);
+    const { prefix, hosts: candidates } = fabricAddresses(fabric, maxHosts(fabric));
+    const used = new Set(lab.hosts.map((h) => h.address));
+    const address = candidates.find((a) => !used.has(a));
+    if (!address) throw new Error(`lab fabric ${fabric} has no free address left`);
+    const keyPath = path.join(lab.stateDir, "id_ed25519");
+    const userKey = { privateKey: await fs.readFile(keyPath, "utf8"), privateKeyPath: keyPath };
+    const authorizedKeysPath = path.join(lab.stateDir, "authorized_keys");
+    if (spec.sudoUser) await ensureSudoUser();
+    let host: LabHost;
+    try {
+      host = await buildHost(id, spec, address, prefix, authorizedKeysPath, userKey);
+    } catch (e) {
+      await dropHostParts(id, spec.name).catch(() => undefined);
+      throw e;
+    }
+    // eslint-disable-next-line @typescript-eslint/no-unused-vars
+    const { exec, ...json } = host;
+    await writeLabJson({ ...lab, hosts: [...lab.hosts, json] });
+    if (host.sshdDelayMs === 0 && !(await waitForTcp(address, 22, READY_TIMEOUT_MS))) {
+      const log = await fs
+        .readFile(path.join(lab.stateDir, spec.name, "sshd.log"), "utf8")
+        .catch(() => "");
+      throw new Error(
+        `sshd of lab host ${spec.name} (${address}:22) did not accept TCP within ${READY_TIMEOUT_MS} ms; sshd.log: ${log.trim() || "(empty)"}`,
+      );
+    }
+    return json;
+  });
+}
+
+/**
+ * Removes host `name` from lab `id` (as {@link removeLabHost}, and its state); the last
+ * host takes the lab (fabric, root link, state dir) with it. Idempotent.
+ */
+export async function dropLabHost(id: string, name: string): Promise<void> {
+  validateId(id);
+  await withLabLock(id, async () => {
+    const lab = await readLabJson(id);
+    await dropHostParts(id, name);
+    const left = (lab?.hosts ?? []).filter((h) => h.name !== name);
+    if (left.length === 0) await cleanupLab(id);
+    else await writeLabJson({ ...lab!, hosts: left });
+  });
+}
+
+/** The host `name` of lab `id` as lab.json records it, and whether it runs; undefined when there is none. */
+export async function findLabHost(
+  id: string,
+  name: string,
+): Promise<(LabHostJson & { running: boolean; bootId?: string }) | undefined> {
+  const lab = await readLabJson(id);
+  const host = lab?.hosts.find((h) => h.name === name);
+  if (!lab || !host) return undefined;
+  const running = (await listNetns()).includes(host.netns);
+  const bootId = (
+    await fs.readFile(path.join(lab.stateDir, name, "boot_id"), "utf8").catch(() => "")
+  ).trim();
+  return { ...host, running, ...(bootId ? { bootId } : {}) };
+}
+
+/**
+ * The lab id of a fabric for {@link addLabHost}: `lh` and the network address in 8 hex
+ * digits (`10.213.250.0/24` is `lh0ad5fa00`). Pure.
+ */
+export function labIdOfFabric(fabric: string): string {
+  const { network } = fabricAddresses(fabric, 0);
+  const hex = network
+    .split("/")[0]!
+    .split(".")
+    .map((o) => Number(o).toString(16).padStart(2, "0"))
+    .join("");
+  return `lh${hex}`;
+}
+
+function maxHosts(fabric: string): number {
+  const prefix = Number(fabric.split("/")[1]);
+  return Math.max(0, Math.min(2 ** (32 - prefix) - FIRST_HOST_OFFSET - 1, 200));
+}
+
+async function dropHostParts(id: string, name: string): Promise<void> {
+  const netns = labNames(id).hostNetns(name);
+  if ((await listNetns()).includes(netns)) {
+    await removeLabHost({ netns } as LabHost);
+  } else {
+    const port = ["ip", "-n", labNames(id).fabricNetns, "link", "del", labNames(id).hostPort(name)];
+    await runResult(port);
+  }
+  await fs.rm(path.join(labNames(id).stateDir, name), { recursive: true, force: true });
+}
+
+async function writeLabJson(lab: LabJson): Promise<void> {
+  const tmp = path.join(lab.stateDir, `lab.json.${process.pid}`);
+  await fs.writeFile(tmp, JSON.stringify(lab, null, 2), { mode: 0o600 });
+  await fs.rename(tmp, path.join(lab.stateDir, "lab.json"));
+  await fs.writeFile(
+    lab.knownHostsPath,
+    lab.hosts.map((h) => `${h.address} ${h.hostKey}\n`).join(""),
+    {
+      mode: 0o644,
+    },
+  );
+}
+
+const labLocks = new Map<string, Promise<unknown>>();
+
+/**
+ * Runs `work` alone for lab `id`: after the work of this process for the same lab, and
+ * holding a lock directory (`/run/linuxnet-lab/.lock-ID`) against other processes; a lock
+ * older than two minutes is a crashed holder's and is taken over.
+ */
+async function withLabLock<T>(id: string, work: () => Promise<T>): Promise<T> {
+  const before = labLocks.get(id) ?? Promise.resolve();
+  const mine = before
+    .catch(() => undefined)
+    .then(async () => {
+      await fs.mkdir(LAB_STATE_ROOT, { recursive: true, mode: 0o755 });
+      const lock = path.join(LAB_STATE_ROOT, `.lock-${id}`);
+      const deadline = Date.now() + 120_000;
+      for (;;) {
+        try {
+          await fs.mkdir(lock);
+          break;
+        } catch {
+          const age = await fs.stat(lock).then(
+            (s) => Date.now() - s.mtimeMs,
+            () => 0,
+          );
+          if (age > 120_000) await fs.rm(lock, { recursive: true, force: true });
+          else if (Date.now() > deadline) throw new Error(`lab "${id}" stays locked by ${lock}`);
+          else await sleep(100);
+        }
+      }
+      try {
+        return await work();
+      } finally {
+        await fs.rm(lock, { recursive: true, force: true });
+      }
+    });
+  labLocks.set(id, mine);
+  try {
+    return await mine;
+  } finally {
+    if (labLocks.get(id) === mine) labLocks.delete(id);
+  }
 }

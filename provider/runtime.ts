@@ -312,3 +312,11 @@ export function handler(name: KindName): dynamic.ResourceProvider {
     },
   };
 }
+
+/**
+ * The provider of `linuxnet.lab.LabHost` (see provider/lab), loaded on first
+ * use: the lab's code is not needed by any other resource.
+ */
+export function labHostHandler(): dynamic.ResourceProvider {
+  return (require("./lab/runtime") as typeof import("./lab/runtime")).labHostProvider;
+}
