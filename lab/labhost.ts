@@ -1094,7 +1094,14 @@ export async function addLabHost(opts: {
       throw new Error(`lab "${id}" runs on fabric ${lab.fabric}, not ${fabric}`);
     }
     const existing = lab.hosts.find((h) => h.name === spec.name);
-    if (existing) throw new Error(`lab "${id}" already has a host "${spec.name}"`);
+    if (existing && (await listNetns()).includes(existing.netns)) {
+      throw new Error(`lab "${id}" already has a host "${spec.name}"`);
+    }
+    if (existing) {
+      // Removed out of band (removeLabHost): what is left of it goes, and the name is free.
+      await dropHostParts(id, spec.name);
+      lab.hosts = lab.hosts.filter((h) => h.name !== spec.name);
+    }
     const { prefix, hosts: candidates } = fabricAddresses(fabric, maxHosts(fabric));
     const used = new Set(lab.hosts.map((h) => h.address));
     const address = candidates.find((a) => !used.has(a));
@@ -1103,6 +1110,9 @@ export async function addLabHost(opts: {
     const userKey = { privateKey: await fs.readFile(keyPath, "utf8"), privateKeyPath: keyPath };
     const authorizedKeysPath = path.join(lab.stateDir, "authorized_keys");
     if (spec.sudoUser) await ensureSudoUser();
+    // A host removed from this address earlier left its MAC in this machine's neighbour
+    // table: without this, the new host is unreachable until that entry times out.
+    await runResult(["ip", "neigh", "del", address, "dev", labNames(id).rootLink]);
     let host: LabHost;
     try {
       host = await buildHost(id, spec, address, prefix, authorizedKeysPath, userKey);

@@ -138,21 +138,55 @@ function currentBootId(props: BaseInputs): Promise<string | undefined> {
 }
 
 /**
- * Whether an object recorded on boot `recorded` is gone because the host
- * booted again since (its namespaces, links, routes and rules went with the
- * old boot); said on stderr, which the engine shows. State from before boot
- * ids were recorded has none and is read as it always was.
+ * The engine's address when this is the engine's dynamic-provider process
+ * (its first argument), where a warning can go to the engine as a
+ * diagnostic; undefined anywhere else (a test calling the handler).
+ */
+function engineAddress(): string | undefined {
+  const main = require.main?.filename ?? "";
+  return /[\\/]cmd[\\/]dynamic-provider[\\/]/.test(main) ? process.argv[2] : undefined;
+}
+
+/**
+ * Says `message` as a warning the user sees: through the engine, as
+ * `pulumi.log.warn` does in a program (the CLI shows it under the stack),
+ * when this is the engine's provider process, whose stderr the CLI does not
+ * show; on stderr otherwise. The SDK's store learns the engine's address,
+ * which the dynamic-provider process is given but does not record.
+ */
+export async function warn(message: string): Promise<void> {
+  const address = engineAddress();
+  if (address) {
+    try {
+      const state = require("@pulumi/pulumi/runtime/state") as {
+        getStore(): { settings: { options: { engineAddr?: string } } };
+      };
+      const options = state.getStore().settings.options;
+      options.engineAddr ||= address;
+      const pulumi = require("@pulumi/pulumi") as typeof import("@pulumi/pulumi");
+      await pulumi.log.warn(message);
+      return;
+    } catch {
+      // fall through to stderr
+    }
+  }
+  console.warn(`warning: ${message}`);
+}
+
+/**
+ * Why an object recorded on boot `recorded` is gone, when the host booted
+ * again since (its namespaces, links, routes and rules went with the old
+ * boot): the warning to show. Undefined on the same boot, for state from
+ * before boot ids were recorded (it has none and reads as it always did),
+ * and when the host tells none. Pure.
  */
 export function bootedSince(
   props: BaseInputs,
   recorded: unknown,
   now: string | undefined,
-): boolean {
-  if (typeof recorded !== "string" || now === undefined || recorded === now) return false;
-  console.warn(
-    `warning: ${connectionOf(props).host} booted again since ${props.resourceName ?? "this resource"} was made (boot id ${recorded}, now ${now}): counted as gone, so the next up makes it again`,
-  );
-  return true;
+): string | undefined {
+  if (typeof recorded !== "string" || now === undefined || recorded === now) return undefined;
+  return `${connectionOf(props).host} booted again since ${props.resourceName ?? "this resource"} was made (boot id ${recorded}, now ${now}): counted as gone, so the next up makes it again`;
 }
 
 /** Marks the outputs of a create that a broken connection cut off. */
@@ -200,8 +234,8 @@ export async function unlessUnreachable<T>(
     const connection = connectionOf(props);
     const what = `${props.resourceName ?? "this resource"}`;
     if (connection.deleteUnreachable || stackDeleteUnreachable) {
-      console.warn(
-        `warning: ${e.message}; connection.deleteUnreachable is set, so ${operation} counts ${what} as gone from ${connection.host}`,
+      await warn(
+        `${e.message}; connection.deleteUnreachable is set, so ${operation} counts ${what} as gone from ${connection.host}`,
       );
       return gone;
     }
@@ -218,7 +252,7 @@ export async function unlessUnreachable<T>(
 export function unreachableRemedies(resource: string): string {
   return [
     `any of: give the network resources \`deletedWith: vm\` (they then go with the VM, no dial needed);`,
-    `set connection.deleteUnreachable: true (or \`pulumi config set linuxnet:deleteUnreachable true\`) and run again, so refresh and destroy count its objects as gone;`,
+    `set connection.deleteUnreachable: true (objects made with it), or \`pulumi config set linuxnet:deleteUnreachable true\` and run again with \`--run-program\` (refresh and destroy otherwise keep the config of the last up), so refresh and destroy count its objects as gone;`,
     `or drop ${resource} from the state: \`pulumi state delete '<URN>'\` with its URN from \`pulumi stack --show-urns\``,
   ].join(" ");
 }
@@ -286,7 +320,11 @@ export function handler(name: KindName): dynamic.ResourceProvider {
           ? reader.bootId()
           : currentBootId(props));
         // No id: the object is gone, and the engine drops it from state so `up` recreates it.
-        if (bootedSince(props, recorded, bootId)) return {};
+        const rebooted = bootedSince(props, recorded, bootId);
+        if (rebooted) {
+          await warn(rebooted);
+          return {};
+        }
         const outs = await kind.read(reader, id, withoutProvider(props));
         const kept = bootId ?? (typeof recorded === "string" ? recorded : undefined);
         return outs ? structSafe({ id, props: await withHostFacts(props, outs, kept) }) : {};

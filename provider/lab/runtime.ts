@@ -149,8 +149,12 @@ export const labHostProvider: dynamic.ResourceProvider = {
   async read(id, props) {
     const [labId = "", name = ""] = id.split("/");
     const host = await findLabHost(labId, name);
-    // Gone (deleted out of band, or this machine rebooted): `up` makes it again.
-    if (!host?.running) return {};
+    // Gone (deleted out of band, or this machine rebooted): what is left of it in the lab
+    // goes too (the last host takes the fabric), and `up` makes it again.
+    if (!host?.running) {
+      await dropLabHost(labId, name);
+      return {};
+    }
     return structSafe({ id, props: outputsOf(props, labId, host) });
   },
   async delete(id) {
