@@ -999,8 +999,12 @@ async function ensureSudoUser(): Promise<void> {
     }
   }
   // useradd leaves the password "!" (locked), and sshd refuses locked accounts even for
-  // key logins when PAM is off; "*" means "no password" without locking.
-  await run(["usermod", "-p", "*", LAB_SUDO_USER]);
+  // key logins when PAM is off; "*" means "no password" without locking. Only when it is
+  // not "*" yet: usermod replaces /etc/shadow by a rename, which detaches the shadow that
+  // a running host with a password (passwordBinds) has bound over it, in every lab.
+  const shadow = await fs.readFile("/etc/shadow", "utf8").catch(() => "");
+  const entry = shadow.split("\n").find((l) => l.startsWith(`${LAB_SUDO_USER}:`));
+  if (entry?.split(":")[1] !== "*") await run(["usermod", "-p", "*", LAB_SUDO_USER]);
 
   const content = `# pulumi-linuxnet lab hosts: see lab/labhost.ts\n${LAB_SUDO_USER} ALL=(ALL) NOPASSWD: ALL\n`;
   const current = await fs.readFile(LAB_SUDOERS_FILE, "utf8").catch(() => undefined);
