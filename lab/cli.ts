@@ -22,7 +22,7 @@ import {
   type LabHostSpec,
 } from "./labhost";
 
-const USAGE = `usage:
+export const USAGE = `usage:
   cli up [--id ID] [--hosts h1,h2] [--sudo h1] [--fabric CIDR] [--json]
   cli down [--id ID | --all]
   cli status [--id ID]

@@ -20,7 +20,7 @@
  * optional sudo user, `useradd`/`usermod`/`visudo`.
  */
 import { spawn } from "node:child_process";
-import { createHash } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
 import { promises as fs, openSync, closeSync } from "node:fs";
 import * as net from "node:net";
 import * as path from "node:path";
@@ -420,29 +420,41 @@ export function sshdConfig(opts: {
 // ---------------------------------------------------------------------------------------
 // Commands
 
-type ExecaModule = typeof import("execa", { with: { "resolution-mode": "import" } });
-let execaModule: Promise<ExecaModule> | undefined;
-
-// execa 9 is ESM-only and this package is CommonJS, so it is loaded on first use.
-function loadExeca(): Promise<ExecaModule> {
-  execaModule ??= import("execa");
-  return execaModule;
-}
-
-/** Runs argv; resolves with the result whatever the exit code. */
-async function runResult(argv: string[], input?: string): Promise<ExecResult> {
-  const { execa } = await loadExeca();
-  const r = await execa(argv[0], argv.slice(1), {
-    reject: false,
-    ...(input === undefined ? { stdin: "ignore" as const } : { input }),
-    timeout: 60_000,
+/**
+ * Runs argv; resolves with the result whatever the exit code. Plain `spawn` (no execa),
+ * so the lab ships with the package (`linuxnet.lab.LabHost`) without a dependency.
+ */
+function runResult(argv: string[], input?: string): Promise<ExecResult> {
+  return new Promise((resolve) => {
+    const child = spawn(argv[0]!, argv.slice(1), {
+      stdio: [input === undefined ? "ignore" : "pipe", "pipe", "pipe"],
+      timeout: 60_000,
+    });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout!.on("data", (b: Buffer) => out.push(b));
+    child.stderr!.on("data", (b: Buffer) => err.push(b));
+    let failed: string | undefined;
+    // Not started: surface why in stderr, where callers look.
+    child.on("error", (e) => {
+      failed = e.message;
+      resolve({ stdout: "", stderr: failed, exitCode: -1 });
+    });
+    if (input !== undefined) child.stdin!.end(input);
+    child.on("close", (code) => {
+      const stdout = Buffer.concat(out).toString().replace(/\n$/, "");
+      const stderr = Buffer.concat(err).toString().replace(/\n$/, "");
+      if (code === null || failed !== undefined) {
+        resolve({
+          stdout,
+          stderr: failed ?? (stderr || "did not run to completion"),
+          exitCode: -1,
+        });
+      } else {
+        resolve({ stdout, stderr, exitCode: code });
+      }
+    });
   });
-  if (r.failed && r.exitCode === undefined) {
-    // Not started or killed: surface why in stderr, where callers look.
-    const why = "shortMessage" in r ? String(r.shortMessage) : "did not run to completion";
-    return { stdout: String(r.stdout ?? ""), stderr: why, exitCode: -1 };
-  }
-  return { stdout: String(r.stdout), stderr: String(r.stderr), exitCode: r.exitCode ?? -1 };
 }
 
 /** Runs argv; throws a {@link LabCommandError} unless it exits 0. */
@@ -584,6 +596,52 @@ export async function removeLabHost(host: LabHost): Promise<void> {
   if (r.exitCode !== 0 && !/No such file/.test(r.stderr)) {
     throw new LabCommandError(["ip", "netns", "del", host.netns], r.exitCode, r.stderr);
   }
+}
+
+/**
+ * Reboots one host of a running lab, as a VM restarts: sshd and everything it started
+ * stop, the host's network namespace (and with it every namespace, link, route and
+ * rule made in it, and the mount namespace holding its own `/run/netns`) is dropped,
+ * then the host comes back with the same address, host key and login, a new boot id
+ * and, when it has `sshdDelayMs`, sshd starting that late again. Returns once sshd
+ * accepts TCP (at once for a host with a delay, which is still "booting").
+ */
+export async function rebootLabHost(host: LabHost): Promise<void> {
+  const m = /^lnl-([a-z0-9]{1,11})-([a-z0-9]{1,6})$/.exec(host.netns);
+  if (!m) throw new Error(`${host.netns} is not a lab host's namespace`);
+  const [id, name] = [m[1]!, m[2]!];
+  const lab = await readLabJson(id);
+  if (!lab) throw new Error(`lab "${id}" is not running (no lab.json)`);
+  const { prefix } = fabricAddresses(lab.fabric, 0);
+  const dir = path.join(labNames(id).stateDir, name);
+  // A VM keeps its MAC address across a reboot (and so the neighbours' ARP entries stay right).
+  const [eth0] = JSON.parse(await run(["ip", "-n", host.netns, "-json", "link", "show", "eth0"]));
+  const mac = (eth0 as { address: string }).address;
+  // sshd first, while its network is still there: its clients see their connections close.
+  await killNetnsProcesses([host.netns]);
+  await removeLabHost(host);
+  await plugHost(id, name, host.address, prefix, mac);
+  const binds: Array<[string, string]> = [];
+  const shadow = path.join(dir, "shadow");
+  const sudoers = path.join(dir, "sudoers");
+  if (await exists(shadow)) binds.push([shadow, "/etc/shadow"]);
+  if (await exists(sudoers)) binds.push([sudoers, LAB_SUDOERS_FILE]);
+  binds.push(await newBootId(dir));
+  const configPath = path.join(dir, "sshd_config");
+  startDetached(
+    sshdArgv(host.netns, configPath, host.sshdDelayMs, binds),
+    path.join(dir, "sshd.log"),
+  );
+  if (host.sshdDelayMs === 0 && !(await waitForTcp(host.address, host.port, READY_TIMEOUT_MS))) {
+    throw new Error(`sshd of lab host ${name} did not come back within ${READY_TIMEOUT_MS} ms`);
+  }
+}
+
+function exists(file: string): Promise<boolean> {
+  return fs.access(file).then(
+    () => true,
+    () => false,
+  );
 }
 
 /**
@@ -788,22 +846,10 @@ async function buildHost(
 ): Promise<LabHost> {
   const names = labNames(id);
   const ns = names.hostNetns(spec.name);
-  const port = names.hostPort(spec.name);
   const dir = path.join(names.stateDir, spec.name);
   await fs.mkdir(dir, { recursive: true, mode: 0o700 });
 
-  // Created inside the fabric namespace with the peer sent straight to the host, so no
-  // interface but the fabric link ever appears in the root namespace, even for a moment.
-  await run(["ip", "netns", "add", ns]);
-  await run(["ip", "-n", ns, "link", "set", "lo", "up"]);
-  await run([
-    "ip",
-    ...["-n", names.fabricNetns, "link", "add", port, "type", "veth"],
-    ...["peer", "name", "eth0", "netns", ns],
-  ]);
-  await run(["ip", "-n", names.fabricNetns, "link", "set", port, "master", FABRIC_BRIDGE, "up"]);
-  await run(["ip", "-n", ns, "addr", "add", `${address}/${prefix}`, "dev", "eth0"]);
-  await run(["ip", "-n", ns, "link", "set", "eth0", "up"]);
+  await plugHost(id, spec.name, address, prefix);
 
   const hostKey = await generateKey(
     path.join(dir, "ssh_host_ed25519_key"),
@@ -812,10 +858,12 @@ async function buildHost(
   const configPath = path.join(dir, "sshd_config");
   const bannerPath = spec.banner === undefined ? undefined : path.join(dir, "banner");
   if (bannerPath) await fs.writeFile(bannerPath, spec.banner!);
-  const binds =
-    spec.password === undefined
+  const binds = [
+    ...(spec.password === undefined
       ? []
-      : await passwordBinds(dir, spec.password, Boolean(spec.sudoAsksPassword));
+      : await passwordBinds(dir, spec.password, Boolean(spec.sudoAsksPassword))),
+    await newBootId(dir),
+  ];
   await fs.writeFile(
     configPath,
     sshdConfig({
@@ -850,6 +898,43 @@ async function buildHost(
     sshdDelayMs: delayMs,
     exec: (argv) => execInHost(ns, argv),
   };
+}
+
+/**
+ * The network of a host: its namespace, `lo` up, and `eth0` on the fabric with its
+ * address. The veth is created inside the fabric namespace with the peer sent straight
+ * to the host, so no interface but the fabric link ever appears in the root namespace,
+ * even for a moment.
+ */
+async function plugHost(id: string, name: string, address: string, prefix: number, mac?: string) {
+  const names = labNames(id);
+  const ns = names.hostNetns(name);
+  const port = names.hostPort(name);
+  await run(["ip", "netns", "add", ns]);
+  await run(["ip", "-n", ns, "link", "set", "lo", "up"]);
+  await run([
+    "ip",
+    ...["-n", names.fabricNetns, "link", "add", port, "type", "veth"],
+    ...["peer", "name", "eth0", ...(mac ? ["address", mac] : []), "netns", ns],
+  ]);
+  await run(["ip", "-n", names.fabricNetns, "link", "set", port, "master", FABRIC_BRIDGE, "up"]);
+  await run(["ip", "-n", ns, "addr", "add", `${address}/${prefix}`, "dev", "eth0"]);
+  await run(["ip", "-n", ns, "link", "set", "eth0", "up"]);
+}
+
+/** The kernel's id of the running boot; a lab host binds its own over it. */
+export const BOOT_ID_FILE = "/proc/sys/kernel/random/boot_id";
+
+/**
+ * A fresh boot id for a host, written to its state dir, and the bind that shows it
+ * at {@link BOOT_ID_FILE} in the host's mount namespace (over its own `/proc`): every
+ * lab host shares this machine's kernel, so without it they would all share one boot
+ * id, and a "reboot" ({@link rebootLabHost}) could not be told from the same boot.
+ */
+async function newBootId(dir: string): Promise<[string, string]> {
+  const file = path.join(dir, "boot_id");
+  await fs.writeFile(file, `${randomUUID()}\n`, { mode: 0o444 });
+  return [file, BOOT_ID_FILE];
 }
 
 /**
@@ -957,8 +1042,12 @@ async function ensureSudoUser(): Promise<void> {
     }
   }
   // useradd leaves the password "!" (locked), and sshd refuses locked accounts even for
-  // key logins when PAM is off; "*" means "no password" without locking.
-  await run(["usermod", "-p", "*", LAB_SUDO_USER]);
+  // key logins when PAM is off; "*" means "no password" without locking. Only when it is
+  // not "*" yet: usermod replaces /etc/shadow by a rename, which detaches the shadow that
+  // a running host with a password (passwordBinds) has bound over it, in every lab.
+  const shadow = await fs.readFile("/etc/shadow", "utf8").catch(() => "");
+  const entry = shadow.split("\n").find((l) => l.startsWith(`${LAB_SUDO_USER}:`));
+  if (entry?.split(":")[1] !== "*") await run(["usermod", "-p", "*", LAB_SUDO_USER]);
 
   const content = `# pulumi-linuxnet lab hosts: see lab/labhost.ts\n${LAB_SUDO_USER} ALL=(ALL) NOPASSWD: ALL\n`;
   const current = await fs.readFile(LAB_SUDOERS_FILE, "utf8").catch(() => undefined);
@@ -1018,4 +1107,193 @@ function toUint32(a: ipaddr.IPv4): number {
 
 function fromUint32(n: number): string {
   return [24, 16, 8, 0].map((s) => Math.floor(n / 2 ** s) % 256).join(".");
+}
+
+// ---------------------------------------------------------------------------------------
+// Hosts one at a time, on a shared fabric (`linuxnet.lab.LabHost`)
+
+/**
+ * Adds one host to lab `id`: the first host makes the lab (its fabric, key and state
+ * dir, as {@link startLab} does); each later one joins that fabric at the lowest free
+ * address from .11. Returns once its sshd accepts TCP, or at once for a host with
+ * `sshdDelayMs` (still "booting"). Hosts of one lab share its login key. Serialised per
+ * lab id, within this process and across processes (a lock directory in the state root).
+ */
+export async function addLabHost(opts: {
+  id: string;
+  fabric: string;
+  spec: LabHostSpec;
+}): Promise<LabHostJson> {
+  const { id, spec } = opts;
+  validateId(id);
+  validateSpecs([spec]);
+  const fabric = fabricAddresses(opts.fabric, 1).network;
+  if (process.getuid?.() !== 0) {
+    throw new Error("a lab host needs root on this machine (namespaces, links, sshd)");
+  }
+  return withLabLock(id, async () => {
+    const lab = await readLabJson(id);
+    if (!lab) {
+      const made = await startLab({ id, fabric, hosts: [spec] });
+      return labToJson(made).hosts[0]!;
+    }
+    if (lab.fabric !== fabric) {
+      throw new Error(`lab "${id}" runs on fabric ${lab.fabric}, not ${fabric}`);
+    }
+    const existing = lab.hosts.find((h) => h.name === spec.name);
+    if (existing && (await listNetns()).includes(existing.netns)) {
+      throw new Error(`lab "${id}" already has a host "${spec.name}"`);
+    }
+    if (existing) {
+      // Removed out of band (removeLabHost): what is left of it goes, and the name is free.
+      await dropHostParts(id, spec.name);
+      lab.hosts = lab.hosts.filter((h) => h.name !== spec.name);
+    }
+    const { prefix, hosts: candidates } = fabricAddresses(fabric, maxHosts(fabric));
+    const used = new Set(lab.hosts.map((h) => h.address));
+    const address = candidates.find((a) => !used.has(a));
+    if (!address) throw new Error(`lab fabric ${fabric} has no free address left`);
+    const keyPath = path.join(lab.stateDir, "id_ed25519");
+    const userKey = { privateKey: await fs.readFile(keyPath, "utf8"), privateKeyPath: keyPath };
+    const authorizedKeysPath = path.join(lab.stateDir, "authorized_keys");
+    if (spec.sudoUser) await ensureSudoUser();
+    // A host removed from this address earlier left its MAC in this machine's neighbour
+    // table: without this, the new host is unreachable until that entry times out.
+    await runResult(["ip", "neigh", "del", address, "dev", labNames(id).rootLink]);
+    let host: LabHost;
+    try {
+      host = await buildHost(id, spec, address, prefix, authorizedKeysPath, userKey);
+    } catch (e) {
+      await dropHostParts(id, spec.name).catch(() => undefined);
+      throw e;
+    }
+    // eslint-disable-next-line @typescript-eslint/no-unused-vars
+    const { exec, ...json } = host;
+    await writeLabJson({ ...lab, hosts: [...lab.hosts, json] });
+    if (host.sshdDelayMs === 0 && !(await waitForTcp(address, 22, READY_TIMEOUT_MS))) {
+      const log = await fs
+        .readFile(path.join(lab.stateDir, spec.name, "sshd.log"), "utf8")
+        .catch(() => "");
+      throw new Error(
+        `sshd of lab host ${spec.name} (${address}:22) did not accept TCP within ${READY_TIMEOUT_MS} ms; sshd.log: ${log.trim() || "(empty)"}`,
+      );
+    }
+    return json;
+  });
+}
+
+/**
+ * Removes host `name` from lab `id` (as {@link removeLabHost}, and its state); the last
+ * host takes the lab (fabric, root link, state dir) with it. Idempotent.
+ */
+export async function dropLabHost(id: string, name: string): Promise<void> {
+  validateId(id);
+  await withLabLock(id, async () => {
+    const lab = await readLabJson(id);
+    await dropHostParts(id, name);
+    const left = (lab?.hosts ?? []).filter((h) => h.name !== name);
+    if (left.length === 0) await cleanupLab(id);
+    else await writeLabJson({ ...lab!, hosts: left });
+  });
+}
+
+/** The host `name` of lab `id` as lab.json records it, and whether it runs; undefined when there is none. */
+export async function findLabHost(
+  id: string,
+  name: string,
+): Promise<(LabHostJson & { running: boolean; bootId?: string }) | undefined> {
+  const lab = await readLabJson(id);
+  const host = lab?.hosts.find((h) => h.name === name);
+  if (!lab || !host) return undefined;
+  const running = (await listNetns()).includes(host.netns);
+  const bootId = (
+    await fs.readFile(path.join(lab.stateDir, name, "boot_id"), "utf8").catch(() => "")
+  ).trim();
+  return { ...host, running, ...(bootId ? { bootId } : {}) };
+}
+
+/**
+ * The lab id of a fabric for {@link addLabHost}: `lh` and the network address in 8 hex
+ * digits (`10.213.250.0/24` is `lh0ad5fa00`). Pure.
+ */
+export function labIdOfFabric(fabric: string): string {
+  const { network } = fabricAddresses(fabric, 0);
+  const hex = network
+    .split("/")[0]!
+    .split(".")
+    .map((o) => Number(o).toString(16).padStart(2, "0"))
+    .join("");
+  return `lh${hex}`;
+}
+
+function maxHosts(fabric: string): number {
+  const prefix = Number(fabric.split("/")[1]);
+  return Math.max(0, Math.min(2 ** (32 - prefix) - FIRST_HOST_OFFSET - 1, 200));
+}
+
+async function dropHostParts(id: string, name: string): Promise<void> {
+  const netns = labNames(id).hostNetns(name);
+  if ((await listNetns()).includes(netns)) {
+    await removeLabHost({ netns } as LabHost);
+  } else {
+    const port = ["ip", "-n", labNames(id).fabricNetns, "link", "del", labNames(id).hostPort(name)];
+    await runResult(port);
+  }
+  await fs.rm(path.join(labNames(id).stateDir, name), { recursive: true, force: true });
+}
+
+async function writeLabJson(lab: LabJson): Promise<void> {
+  const tmp = path.join(lab.stateDir, `lab.json.${process.pid}`);
+  await fs.writeFile(tmp, JSON.stringify(lab, null, 2), { mode: 0o600 });
+  await fs.rename(tmp, path.join(lab.stateDir, "lab.json"));
+  await fs.writeFile(
+    lab.knownHostsPath,
+    lab.hosts.map((h) => `${h.address} ${h.hostKey}\n`).join(""),
+    {
+      mode: 0o644,
+    },
+  );
+}
+
+const labLocks = new Map<string, Promise<unknown>>();
+
+/**
+ * Runs `work` alone for lab `id`: after the work of this process for the same lab, and
+ * holding a lock directory (`/run/linuxnet-lab/.lock-ID`) against other processes; a lock
+ * older than two minutes is a crashed holder's and is taken over.
+ */
+async function withLabLock<T>(id: string, work: () => Promise<T>): Promise<T> {
+  const before = labLocks.get(id) ?? Promise.resolve();
+  const mine = before
+    .catch(() => undefined)
+    .then(async () => {
+      await fs.mkdir(LAB_STATE_ROOT, { recursive: true, mode: 0o755 });
+      const lock = path.join(LAB_STATE_ROOT, `.lock-${id}`);
+      const deadline = Date.now() + 120_000;
+      for (;;) {
+        try {
+          await fs.mkdir(lock);
+          break;
+        } catch {
+          const age = await fs.stat(lock).then(
+            (s) => Date.now() - s.mtimeMs,
+            () => 0,
+          );
+          if (age > 120_000) await fs.rm(lock, { recursive: true, force: true });
+          else if (Date.now() > deadline) throw new Error(`lab "${id}" stays locked by ${lock}`);
+          else await sleep(100);
+        }
+      }
+      try {
+        return await work();
+      } finally {
+        await fs.rm(lock, { recursive: true, force: true });
+      }
+    });
+  labLocks.set(id, mine);
+  try {
+    return await mine;
+  } finally {
+    if (labLocks.get(id) === mine) labLocks.delete(id);
+  }
 }

@@ -70,3 +70,9 @@ Object.defineProperty(exports, "doctor", {
     return onFirstUse.doctor;
   },
 });
+
+/**
+ * Lab hosts: stand-in VMs made on the machine that runs `pulumi up` (root
+ * needed), to try a stack without a spare machine. See {@link lab.LabHost}.
+ */
+export * as lab from "./lab";

@@ -7,7 +7,7 @@
 
 import type * as dynamic from "@pulumi/pulumi/dynamic";
 import { TransportError, ValidationError } from "./errors";
-import { hostFor, hostKeyFingerprintOf, type Host } from "./transport";
+import { hostFor, hostKeyFingerprintOf, sessionFact, type Host } from "./transport";
 import { type Connection, connectionKey, resolveConnection } from "./transport/connection";
 import { type HostReader, liveReader, snapshotReader } from "./host/reader";
 import { SnapshotCache, readHostSnapshot } from "./host/snapshot";
@@ -112,11 +112,81 @@ async function mutating<T>(props: BaseInputs, change: (host: Host) => Promise<T>
 }
 
 /**
- * Outputs with the fingerprint of the key the host presented: when no
- * `hostKey` is pinned, this is what a user checks and then pins.
+ * Outputs with the fingerprint of the key the host presented (when no
+ * `hostKey` is pinned, this is what a user checks and then pins) and the
+ * boot the object lives on (`bootId`, when the host tells it): a read on
+ * another boot counts the object as gone with the reboot.
  */
-async function withFingerprint(props: BaseInputs, outs: object): Promise<object> {
-  return { ...outs, hostKeyFingerprint: await hostKeyFingerprintOf(connectionOf(props)) };
+async function withHostFacts(
+  props: BaseInputs,
+  outs: object,
+  bootId: string | undefined,
+): Promise<object> {
+  return {
+    ...outs,
+    hostKeyFingerprint: await hostKeyFingerprintOf(connectionOf(props)),
+    ...(bootId === undefined ? {} : { bootId }),
+  };
+}
+
+/** The boot id of the host, read once per pooled connection (a reboot drops the connection). */
+function currentBootId(props: BaseInputs): Promise<string | undefined> {
+  const connection = connectionOf(props);
+  return sessionFact(connection, "bootId", (host) => liveReader(host).bootId()).catch(
+    () => undefined,
+  );
+}
+
+/**
+ * The engine's address when this is the engine's dynamic-provider process
+ * (its first argument), where a warning can go to the engine as a
+ * diagnostic; undefined anywhere else (a test calling the handler).
+ */
+function engineAddress(): string | undefined {
+  const main = require.main?.filename ?? "";
+  return /[\\/]cmd[\\/]dynamic-provider[\\/]/.test(main) ? process.argv[2] : undefined;
+}
+
+/**
+ * Says `message` as a warning the user sees: through the engine, as
+ * `pulumi.log.warn` does in a program (the CLI shows it under the stack),
+ * when this is the engine's provider process, whose stderr the CLI does not
+ * show; on stderr otherwise. The SDK's store learns the engine's address,
+ * which the dynamic-provider process is given but does not record.
+ */
+export async function warn(message: string): Promise<void> {
+  const address = engineAddress();
+  if (address) {
+    try {
+      const state = require("@pulumi/pulumi/runtime/state") as {
+        getStore(): { settings: { options: { engineAddr?: string } } };
+      };
+      const options = state.getStore().settings.options;
+      options.engineAddr ||= address;
+      const pulumi = require("@pulumi/pulumi") as typeof import("@pulumi/pulumi");
+      await pulumi.log.warn(message);
+      return;
+    } catch {
+      // fall through to stderr
+    }
+  }
+  console.warn(`warning: ${message}`);
+}
+
+/**
+ * Why an object recorded on boot `recorded` is gone, when the host booted
+ * again since (its namespaces, links, routes and rules went with the old
+ * boot): the warning to show. Undefined on the same boot, for state from
+ * before boot ids were recorded (it has none and reads as it always did),
+ * and when the host tells none. Pure.
+ */
+export function bootedSince(
+  props: BaseInputs,
+  recorded: unknown,
+  now: string | undefined,
+): string | undefined {
+  if (typeof recorded !== "string" || now === undefined || recorded === now) return undefined;
+  return `${connectionOf(props).host} booted again since ${props.resourceName ?? "this resource"} was made (boot id ${recorded}, now ${now}): counted as gone, so the next up makes it again`;
 }
 
 /** Marks the outputs of a create that a broken connection cut off. */
@@ -169,8 +239,8 @@ export async function unlessUnreachable<T>(
     const given = (props.connection as { deleteUnreachable?: unknown } | undefined)
       ?.deleteUnreachable;
     if (given === true || (given !== false && stackDeleteUnreachable)) {
-      console.warn(
-        `warning: ${e.message}; connection.deleteUnreachable is set, so ${operation} counts ${what} as gone from ${connection.host}`,
+      await warn(
+        `${e.message}; connection.deleteUnreachable is set, so ${operation} counts ${what} as gone from ${connection.host}`,
       );
       return gone;
     }
@@ -240,7 +310,8 @@ export function handler(name: KindName): dynamic.ResourceProvider {
       const id = kind.idOf(props);
       try {
         const outs = await mutating(inputs, (host) => kind.create(host, props, id));
-        return structSafe({ id, outs: await withFingerprint(inputs, outs) });
+        const bootId = await currentBootId(inputs);
+        return structSafe({ id, outs: await withHostFacts(inputs, outs, bootId) });
       } catch (e) {
         // The engine's own key travels too: without it, the next operation cannot load the provider.
         throw interrupted(e, id, inputs);
@@ -248,9 +319,21 @@ export function handler(name: KindName): dynamic.ResourceProvider {
     },
     async read(id, props) {
       return unlessUnreachable(props, "refresh", {}, async () => {
-        const outs = await kind.read(await readerFor(name, props), id, withoutProvider(props));
+        const reader = await readerFor(name, props);
+        const recorded = (props as { bootId?: unknown }).bootId;
+        // A refresh's snapshot holds it; other kinds ask once per connection.
+        const bootId = await (SNAPSHOT_READ_KINDS.has(name)
+          ? reader.bootId()
+          : currentBootId(props));
         // No id: the object is gone, and the engine drops it from state so `up` recreates it.
-        return outs ? structSafe({ id, props: await withFingerprint(props, outs) }) : {};
+        const rebooted = bootedSince(props, recorded, bootId);
+        if (rebooted) {
+          await warn(rebooted);
+          return {};
+        }
+        const outs = await kind.read(reader, id, withoutProvider(props));
+        const kept = bootId ?? (typeof recorded === "string" ? recorded : undefined);
+        return outs ? structSafe({ id, props: await withHostFacts(props, outs, kept) }) : {};
       });
     },
     async update(id, olds, news) {
@@ -263,7 +346,8 @@ export function handler(name: KindName): dynamic.ResourceProvider {
         }
         return kind.update(host, id, withoutProvider(olds), withoutProvider(news));
       });
-      return structSafe({ outs: await withFingerprint(news, outs) });
+      const bootId = await currentBootId(news);
+      return structSafe({ outs: await withHostFacts(news, outs, bootId) });
     },
     async delete(id, props) {
       await unlessUnreachable(props, "destroy", undefined, () =>
@@ -271,4 +355,12 @@ export function handler(name: KindName): dynamic.ResourceProvider {
       );
     },
   };
+}
+
+/**
+ * The provider of `linuxnet.lab.LabHost` (see provider/lab), loaded on first
+ * use: the lab's code is not needed by any other resource.
+ */
+export function labHostHandler(): dynamic.ResourceProvider {
+  return (require("./lab/runtime") as typeof import("./lab/runtime")).labHostProvider;
 }

@@ -58,25 +58,32 @@ const connection: linuxnet.ConnectionArgs = {
   dialTimeoutMs: 5 * 60_000,
 };
 
+// Every network resource goes with the VM: `pulumi destroy` deletes the instance and drops
+// them without dialling it once per object (nor failing on a VM that is already gone).
+const withVm: pulumi.CustomResourceOptions = { deletedWith: vm };
+
 // The network: two namespaces on a bridge, as in "Building a container network from scratch".
-const bridge = new linuxnet.Bridge("br0", {
-  connection,
-  name: "br0",
-  addresses: ["10.0.0.254/24"],
-  acceptForwarding: true,
-});
+const bridge = new linuxnet.Bridge(
+  "br0",
+  { connection, name: "br0", addresses: ["10.0.0.254/24"], acceptForwarding: true },
+  withVm,
+);
 
 function member(color: string, address: string) {
-  const ns = new linuxnet.Namespace(`ns-${color}`, { connection, name: `ns-${color}` });
-  const veth = new linuxnet.VethPair(`veth-${color}`, {
-    connection,
-    a: { name: `veth-${color}`, namespace: ns.name, addresses: [`${address}/24`] },
-    b: { name: `veth-${color}-br`, bridge: bridge.name },
-  });
+  const ns = new linuxnet.Namespace(`ns-${color}`, { connection, name: `ns-${color}` }, withVm);
+  const veth = new linuxnet.VethPair(
+    `veth-${color}`,
+    {
+      connection,
+      a: { name: `veth-${color}`, namespace: ns.name, addresses: [`${address}/24`] },
+      b: { name: `veth-${color}-br`, bridge: bridge.name },
+    },
+    withVm,
+  );
   const route = new linuxnet.Route(
     `${color}-default`,
     { connection, namespace: ns.name, destination: "default", via: "10.0.0.254" },
-    { dependsOn: [veth] },
+    { ...withVm, dependsOn: [veth] },
   );
   return { ns, veth, route };
 }
@@ -88,7 +95,7 @@ const green = member("green", "10.0.0.2");
 const check = new linuxnet.ConnectivityCheck(
   "blue-to-green",
   { connection, from: { namespace: blue.ns.name }, to: { address: "10.0.0.2" } },
-  { dependsOn: [blue.route, green.route, blue.veth, green.veth] },
+  { ...withVm, dependsOn: [blue.route, green.route, blue.veth, green.veth] },
 );
 
 export const instanceId = vm.id;

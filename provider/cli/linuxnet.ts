@@ -35,6 +35,7 @@ import { isIpv4 } from "../doctor/world";
 const USAGE = `usage:
   linuxnet doctor [CONNECTION] --from NS[/ADDR] --to NS[/ADDR] | ADDR [--tcp-port N] [--no-probe] [--json] [--verbose]
   linuxnet graph  [CONNECTION | --stack-export FILE] [--svg FILE]
+  linuxnet lab up|down|status [--id ID] ...   lab hosts on this machine, as root (lab help)
 
 CONNECTION (none: this machine, as root):
   --host ADDR   --port N (22)   --user NAME (root)   --key FILE   --host-key KEY|SHA256:...   --sudo
@@ -165,6 +166,8 @@ async function hostFromFlags(v: Record<string, string | boolean | undefined>): P
  * exit code. Never prints a private key.
  */
 export async function main(args: string[], io: Io = stdio): Promise<number> {
+  // Lab hosts to try a stack on: the lab's own command line, loaded only for it.
+  if (args[0] === "lab") return lab(args.slice(1), io);
   let parsed;
   try {
     // node:util parseArgs is enough for two flat subcommands; no dependency needed.
@@ -194,6 +197,17 @@ export async function main(args: string[], io: Io = stdio): Promise<number> {
     return 2;
   } finally {
     await closeAllSessions();
+  }
+}
+
+/** `linuxnet lab ...`: lab/cli.ts (up, down, status), shipped with the package. */
+async function lab(args: string[], io: Io): Promise<number> {
+  const cli = require("../../lab/cli") as typeof import("../../lab/cli");
+  try {
+    return await cli.main(args.length === 0 ? ["--help"] : args);
+  } catch (e) {
+    io.err(`linuxnet lab: ${(e as Error).message}\n\n${cli.USAGE}`);
+    return 2;
   }
 }
 

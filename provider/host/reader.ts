@@ -36,7 +36,9 @@ import {
   parseNftTable,
 } from "./nftables";
 import {
+  BOOT_ID_FILE,
   type HostSnapshot,
+  parseBootId,
   type NamespaceDump,
   type SectionName,
   SECTION_COMMANDS,
@@ -149,6 +151,11 @@ export interface HostReader {
    * undefined when the interface, or its namespace, is not there.
    */
   qdiscs(namespace: string | undefined, device: string): Promise<QdiscEntry[] | undefined>;
+  /**
+   * The host's boot id (`/proc/sys/kernel/random/boot_id`); undefined when it
+   * cannot be read. Objects record it: on another boot they are gone.
+   */
+  bootId(): Promise<string | undefined>;
 }
 
 /** Equivalent to: `bridge [-n NS] -json fdb show dev X` */
@@ -278,6 +285,12 @@ export function liveReader(host: Host): LiveHostReader {
     },
 
     namespaces: () => listNamespaces(host),
+
+    async bootId() {
+      // Equivalent to: `cat /proc/sys/kernel/random/boot_id`
+      const r = await host.run(["cat", BOOT_ID_FILE]);
+      return r.exitCode === 0 ? parseBootId(r.stdout) : undefined;
+    },
 
     async loopbackUp(namespace) {
       // Equivalent to: `ip [-n NS] -json link show dev lo`
@@ -490,6 +503,10 @@ export function snapshotReader(snapshot: HostSnapshot, live?: HostReader): HostR
 
   return {
     name: host,
+
+    async bootId() {
+      return snapshot.bootId ?? (live ? live.bootId() : undefined);
+    },
 
     async link(namespace, name) {
       const dump = dumpOf(namespace);

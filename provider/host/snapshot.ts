@@ -60,6 +60,19 @@ export const EXTRA_SECTION_COMMANDS = {
 /** A part of the dump that only some readers ask for. */
 export type ExtraSectionName = keyof typeof EXTRA_SECTION_COMMANDS;
 
+/**
+ * The file whose text names the running boot: a new random id each time the
+ * kernel starts. Objects record it, so a read on another boot knows they went
+ * with the reboot (see the runtime's `read`).
+ */
+export const BOOT_ID_FILE = "/proc/sys/kernel/random/boot_id";
+
+/** A boot id as the kernel prints it (a UUID), or undefined for anything else. Pure. */
+export function parseBootId(text: string): string | undefined {
+  const id = text.trim();
+  return /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(id) ? id : undefined;
+}
+
 /** What one command of the dump left: its output and its exit code. */
 export interface SectionOutput {
   readonly stdout: string;
@@ -87,6 +100,8 @@ export interface NamespaceDump {
 export interface HostSnapshot {
   /** The host, for messages. */
   readonly host: string;
+  /** The host's boot id ({@link BOOT_ID_FILE}) when the dump could read it. */
+  readonly bootId?: string;
   /** The host's own namespace. */
   readonly own: NamespaceDump;
   /** Every namespace `ip netns list` showed, in its order. */
@@ -175,6 +190,9 @@ const INNER_SCRIPT = innerScript([]);
 const OUTER_SCRIPT = `M="$1"
 inner="$2"
 printf '%s snapshot 1\\n' "$M"
+b=
+IFS= read -r b 2>/dev/null <${BOOT_ID_FILE}
+printf '%s boot %s\\n' "$M" "$b"
 dump() {
   exec 3>&1
   if [ -z "$1" ]; then
@@ -271,6 +289,7 @@ export function parseHostSnapshot(stdout: string, host = ""): HostSnapshot {
   const own: MutableDump = { sections: {} };
   const namespaces = new Map<string, MutableDump>();
   let listing: { exitCode: number; stderr: string } | undefined;
+  let bootId: string | undefined;
   let current: MutableDump | undefined;
   let done = false;
   // The text being collected and where it goes when the next marker line comes.
@@ -308,6 +327,9 @@ export function parseHostSnapshot(stdout: string, host = ""): HostSnapshot {
         current = { name: arg, sections: {} };
         namespaces.set(arg, current);
         open = undefined;
+        break;
+      case "boot":
+        bootId = parseBootId(arg);
         break;
       case "listing":
         listing = { exitCode: exitCodeOf(arg, host), stderr: "" };
@@ -352,7 +374,13 @@ export function parseHostSnapshot(stdout: string, host = ""): HostSnapshot {
   }
   finish();
   if (!done) throw new SnapshotParseError(`on ${host}: the snapshot was cut short`);
-  return { host, own, namespaces, ...(listing ? { listing } : {}) };
+  return {
+    host,
+    ...(bootId ? { bootId } : {}),
+    own,
+    namespaces,
+    ...(listing ? { listing } : {}),
+  };
 }
 
 interface MutableDump {

@@ -193,6 +193,34 @@ export async function hostKeyFingerprintOf(connection: Connection): Promise<stri
   return (await sessionFor(connection)).hostKeyFingerprint;
 }
 
+const sessionFacts = new WeakMap<HostSession, Map<string, Promise<unknown>>>();
+
+/**
+ * A fact about the host that holds for as long as one connection to it does
+ * (its boot id: a reboot drops the connection), asked once per pooled
+ * session with `read`; a read that fails is asked again next time.
+ */
+export async function sessionFact<T>(
+  connection: Connection,
+  name: string,
+  read: (host: Host) => Promise<T>,
+): Promise<T> {
+  if (dialPerCommand) return read(hostFor(connection));
+  const session = await sessionFor(connection);
+  let facts = sessionFacts.get(session);
+  if (!facts) sessionFacts.set(session, (facts = new Map()));
+  let fact = facts.get(name) as Promise<T> | undefined;
+  if (!fact) {
+    const asked = read(hostFor(connection));
+    facts.set(name, asked);
+    asked.catch(() => {
+      if (facts.get(name) === asked) facts.delete(name);
+    });
+    fact = asked;
+  }
+  return fact;
+}
+
 /** Closes every pooled connection (tests, and the end of a benchmark run). */
 export async function closeAllSessions(): Promise<void> {
   const all = [...sessions.values()];

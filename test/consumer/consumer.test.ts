@@ -151,12 +151,16 @@ describe("the packed package", () => {
       "dist/provider/index.d.ts",
       "dist/provider/runtime.js",
       "dist/provider/cli/linuxnet.js",
+      // linuxnet.lab.LabHost and `linuxnet lab` run the lab harness, which ships for them.
+      "dist/lab/labhost.js",
+      "dist/lab/cli.js",
     ]) {
       expect(files, needed).toContain(needed);
     }
     const unexpected = files.filter(
       (f) =>
         !["package.json", "README.md", "LICENSE"].includes(f) &&
+        !/^dist\/lab\/(labhost|cli)\.(js|d\.ts)$/.test(f) &&
         !(f.startsWith("dist/provider/") && (f.endsWith(".js") || f.endsWith(".d.ts"))),
     );
     expect(unexpected).toEqual([]);

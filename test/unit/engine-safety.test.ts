@@ -887,6 +887,7 @@ function stubReader(facts: ReaderFacts, props: Props): HostReader {
     sysctlClaim: async () => facts.sysctlClaim,
     fdb: async () => facts.fdb,
     qdiscs: async () => facts.qdiscs,
+    bootId: async () => undefined,
   };
 }
 
