@@ -6,7 +6,7 @@
  */
 
 import type * as dynamic from "@pulumi/pulumi/dynamic";
-import { TransportError, ValidationError } from "./errors";
+import { CommandError, TransportError, ValidationError } from "./errors";
 import { hostFor, hostKeyFingerprintOf, sessionFact, type Host } from "./transport";
 import { type Connection, connectionKey, resolveConnection } from "./transport/connection";
 import { type HostReader, liveReader, snapshotReader } from "./host/reader";
@@ -318,23 +318,27 @@ export function handler(name: KindName): dynamic.ResourceProvider {
       }
     },
     async read(id, props) {
-      return unlessUnreachable(props, "refresh", {}, async () => {
-        const reader = await readerFor(name, props);
-        const recorded = (props as { bootId?: unknown }).bootId;
-        // A refresh's snapshot holds it; other kinds ask once per connection.
-        const bootId = await (SNAPSHOT_READ_KINDS.has(name)
-          ? reader.bootId()
-          : currentBootId(props));
-        // No id: the object is gone, and the engine drops it from state so `up` recreates it.
-        const rebooted = bootedSince(props, recorded, bootId);
-        if (rebooted) {
-          await warn(rebooted);
-          return {};
-        }
-        const outs = await kind.read(reader, id, withoutProvider(props));
-        const kept = bootId ?? (typeof recorded === "string" ? recorded : undefined);
-        return outs ? structSafe({ id, props: await withHostFacts(props, outs, kept) }) : {};
-      });
+      return withReadableFailure(
+        props,
+        "refreshing",
+        unlessUnreachable(props, "refresh", {}, async () => {
+          const reader = await readerFor(name, props);
+          const recorded = (props as { bootId?: unknown }).bootId;
+          // A refresh's snapshot holds it; other kinds ask once per connection.
+          const bootId = await (SNAPSHOT_READ_KINDS.has(name)
+            ? reader.bootId()
+            : currentBootId(props));
+          // No id: the object is gone, and the engine drops it from state so `up` recreates it.
+          const rebooted = bootedSince(props, recorded, bootId);
+          if (rebooted) {
+            await warn(rebooted);
+            return {};
+          }
+          const outs = await kind.read(reader, id, withoutProvider(props));
+          const kept = bootId ?? (typeof recorded === "string" ? recorded : undefined);
+          return outs ? structSafe({ id, props: await withHostFacts(props, outs, kept) }) : {};
+        }),
+      );
     },
     async update(id, olds, news) {
       const outs = await mutating(news, async (host) => {
@@ -350,8 +354,12 @@ export function handler(name: KindName): dynamic.ResourceProvider {
       return structSafe({ outs: await withHostFacts(news, outs, bootId) });
     },
     async delete(id, props) {
-      await unlessUnreachable(props, "destroy", undefined, () =>
-        mutating(props, (host) => kind.delete(host, id, withoutProvider(props))),
+      await withReadableFailure(
+        props,
+        "deleting",
+        unlessUnreachable(props, "destroy", undefined, () =>
+          mutating(props, (host) => kind.delete(host, id, withoutProvider(props))),
+        ),
       );
     },
   };
@@ -363,4 +371,24 @@ export function handler(name: KindName): dynamic.ResourceProvider {
  */
 export function labHostHandler(): dynamic.ResourceProvider {
   return (require("./lab/runtime") as typeof import("./lab/runtime")).labHostProvider;
+}
+
+/**
+ * A failed read or delete as the user sees it: the SDK's dynamic-provider
+ * server prints their errors as `${e}: ${e.stack}`, which repeats our message
+ * and adds the provider's stack frames. For the errors we write for users (the
+ * host, a command, the input), the stack becomes the resource it concerns.
+ */
+export async function withReadableFailure<T>(
+  props: BaseInputs,
+  doing: "refreshing" | "deleting",
+  operation: Promise<T>,
+): Promise<T> {
+  try {
+    return await operation;
+  } catch (e) {
+    if (e instanceof TransportError || e instanceof CommandError || e instanceof ValidationError)
+      e.stack = `while ${doing} ${props.resourceName ?? "a resource"}`;
+    throw e;
+  }
 }

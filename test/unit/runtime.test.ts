@@ -1,6 +1,12 @@
 import { describe, expect, it, vi } from "vitest";
 import { TransportError } from "../../provider/errors";
-import { type KindName, handler, kinds, unlessUnreachable } from "../../provider/runtime";
+import {
+  type KindName,
+  handler,
+  kinds,
+  unlessUnreachable,
+  withReadableFailure,
+} from "../../provider/runtime";
 import { transportStats } from "../../provider/transport";
 import { CONNECTION, PROVIDER_KEY, UNKNOWN, labelled } from "./support";
 
@@ -180,5 +186,35 @@ describe("unlessUnreachable", () => {
         failing(e),
       ),
     ).rejects.toBe(e);
+  });
+});
+
+describe("withReadableFailure", () => {
+  // The SDK prints a failed read as `${e}: ${e.stack}`: our message must appear once.
+  const said = async (e: Error) => {
+    const caught = await withReadableFailure(
+      { resourceName: "veth-b" } as never,
+      "refreshing",
+      Promise.reject(e),
+    ).catch((x: Error) => x);
+    return `${caught}: ${caught.stack}`;
+  };
+
+  it("names the resource instead of repeating the message of an error written for users", async () => {
+    const text = await said(
+      new TransportError("timeout", "10.0.0.9", "ssh to 10.0.0.9: not reachable"),
+    );
+    expect(text.split("not reachable").length - 1).toBe(1);
+    expect(text).toContain("while refreshing veth-b");
+    expect(text).not.toMatch(/\n\s+at /);
+  });
+
+  it("keeps the stack of anything else: that is a defect to chase", async () => {
+    const text = await said(new TypeError("x is undefined"));
+    expect(text).toMatch(/\n\s+at /);
+  });
+
+  it("passes a successful read through", async () => {
+    await expect(withReadableFailure({} as never, "deleting", Promise.resolve(7))).resolves.toBe(7);
   });
 });
