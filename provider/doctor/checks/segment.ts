@@ -16,6 +16,7 @@ import { nsLabel } from "../types";
 import { type Link, adminUp, findLink, hasCarrier, vethPeer } from "../world";
 import { bridgeFor, checkBridgePort, checkFarSide } from "./bridge";
 import { checkBridged } from "./filter";
+import { checkNeighbour } from "./neigh";
 import { guessRouteFix } from "./routes";
 import { followVxlan } from "./vxlan";
 
@@ -216,6 +217,7 @@ export async function crossSegment(
   );
 
   if (!(await checkFarSide(w, keeper.link, keeper.port, segment))) return "stop";
+  if (!(await checkNeighbour(w, ns, dev, nexthop, keeper.link))) return "stop";
 
   if (segment.kind === "bridge" && entryPort && keeper.port) {
     if (!checkBridged(w, segment, entryPort, keeper.port)) return "stop";
