@@ -60,7 +60,10 @@ export function factsFromSnapshot(snapshot: HostSnapshot): HostFacts {
     return m;
   };
 
-  const json = <T>(ns: string | undefined, section: "neigh" | "rule" | "route4"): T[] | undefined => {
+  const json = <T>(
+    ns: string | undefined,
+    section: "neigh" | "rule" | "route4",
+  ): T[] | undefined => {
     const out = dumpOf(ns)?.sections[section];
     if (out?.exitCode !== 0) return undefined;
     try {
@@ -118,5 +121,7 @@ export function factsFromSnapshot(snapshot: HostSnapshot): HostFacts {
 
 /** Reads a host's facts: one command, `readHostSnapshot` with the doctor's extra sections. */
 export async function readFacts(host: Host): Promise<HostFacts> {
-  return factsFromSnapshot(await readHostSnapshot(host, { extra: ["nsids", "sysctl", "neigh", "rule", "ruleset"] }));
+  return factsFromSnapshot(
+    await readHostSnapshot(host, { extra: ["nsids", "sysctl", "neigh", "rule", "ruleset"] }),
+  );
 }

@@ -238,7 +238,8 @@ function leftValue(
     if (protocol === "tcp" || protocol === "udp" || protocol === "th") {
       if (protocol !== "th" && p.proto !== protocol) return null;
       if (p.proto === "icmp") return null;
-      if (field === "dport") return p.dport === undefined ? undefined : { kind: "num", value: p.dport };
+      if (field === "dport")
+        return p.dport === undefined ? undefined : { kind: "num", value: p.dport };
       return undefined;
     }
     if (protocol === "icmp") {
@@ -276,13 +277,16 @@ function elementMatches(
   }
   try {
     const a = ipaddr.IPv4.parse(String(value));
-    if (typeof el === "string") return ipaddr.IPv4.isValidFourPartDecimal(el) ? a.toString() === el : undefined;
+    if (typeof el === "string")
+      return ipaddr.IPv4.isValidFourPartDecimal(el) ? a.toString() === el : undefined;
     if (el && typeof el === "object" && "prefix" in el) {
       const { addr, len } = (el as { prefix: { addr: string; len: number } }).prefix;
       return a.match(ipaddr.IPv4.parse(addr), len);
     }
     if (el && typeof el === "object" && "range" in el) {
-      const [lo, hi] = (el as { range: string[] }).range.map((x) => ipaddr.IPv4.parse(x).toByteArray());
+      const [lo, hi] = (el as { range: string[] }).range.map((x) =>
+        ipaddr.IPv4.parse(x).toByteArray(),
+      );
       const v = a.toByteArray();
       const n = (b: number[]) => b.reduce((s, x) => s * 256 + x, 0);
       return n(v) >= n(lo!) && n(v) <= n(hi!);
@@ -337,7 +341,10 @@ export function exprText(e: Record<string, unknown>): string {
 }
 
 function leftText(left: MatchExpr["left"]): string {
-  if (left.meta) return ["iifname", "oifname", "iif", "oif"].includes(String(left.meta.key)) ? String(left.meta.key) : `meta ${String(left.meta.key)}`;
+  if (left.meta)
+    return ["iifname", "oifname", "iif", "oif"].includes(String(left.meta.key))
+      ? String(left.meta.key)
+      : `meta ${String(left.meta.key)}`;
   if (left.payload) return `${String(left.payload.protocol)} ${String(left.payload.field)}`;
   if (left.ct) return `ct ${String(left.ct.key)}`;
   return Object.keys(left)[0] ?? "?";

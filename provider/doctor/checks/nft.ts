@@ -11,13 +11,7 @@
 import { inNamespace } from "../../host/ip";
 import { clip } from "../evidence";
 import type { Packet } from "../netfilter";
-import {
-  type NftChain,
-  type NftRule,
-  baseChains,
-  chainLabel,
-  evaluateHook,
-} from "../nftrules";
+import { type NftChain, type NftRule, baseChains, chainLabel, evaluateHook } from "../nftrules";
 import { type WalkState, record } from "../state";
 import { nsLabel } from "../types";
 import { packetBase } from "./filter";
@@ -95,7 +89,10 @@ export function checkNft(
     }
   }
   const listing = chains
-    .map((c) => `${chainLabel(c)}: hook ${c.hook} priority ${c.prio ?? 0} policy ${c.policy ?? "accept"}${c.rules.length ? `\n  ${c.rules.map((r) => r.text).join("\n  ")}` : ""}`)
+    .map(
+      (c) =>
+        `${chainLabel(c)}: hook ${c.hook} priority ${c.prio ?? 0} policy ${c.policy ?? "accept"}${c.rules.length ? `\n  ${c.rules.map((r) => r.text).join("\n  ")}` : ""}`,
+    )
     .join("\n");
   const unsure = [...new Set(notEvaluated)];
   const unsureText =

@@ -155,7 +155,8 @@ export async function sourceHop(w: WalkState): Promise<{ dev: Link; route: Route
   ) {
     return undefined;
   }
-  if (!checkNft(w, ns, "nft.output", ["output", "postrouting"], { oif: dev.name })) return undefined;
+  if (!checkNft(w, ns, "nft.output", ["output", "postrouting"], { oif: dev.name }))
+    return undefined;
   return { dev, route };
 }
 
