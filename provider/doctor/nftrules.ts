@@ -96,14 +96,19 @@ export function parseNftRuleset(stdout: string): NftRuleset {
   return { chains, sets };
 }
 
-/** The base chains that filter IPv4 at `hook`, in the order the kernel runs them. Pure. */
-export function baseChains(rs: NftRuleset, hook: string): NftChain[] {
+/**
+ * The base chains that filter IPv4 (or, for `arp`, ARP) at `hook`, in the
+ * order the kernel runs them. Pure.
+ */
+export function baseChains(rs: NftRuleset, hook: string, family: "ip" | "arp" = "ip"): NftChain[] {
   return [...rs.chains.values()]
     .filter(
       (c) =>
         c.hook === hook &&
         (c.type === "filter" || c.type === "route") &&
-        (c.family === "inet" || (c.family === "ip" && !IPTABLES_TABLES.has(c.table))),
+        (family === "arp"
+          ? c.family === "arp"
+          : c.family === "inet" || (c.family === "ip" && !IPTABLES_TABLES.has(c.table))),
     )
     .sort((a, b) => (a.prio ?? 0) - (b.prio ?? 0));
 }
@@ -122,10 +127,15 @@ export interface NftVerdict {
 type Outcome = { v: "accept" | "drop" | "return"; by: string };
 
 /** Runs every base chain at `hook` for the packet: the first drop or reject decides. Pure. */
-export function evaluateHook(rs: NftRuleset, hook: string, p: Packet): NftVerdict {
+export function evaluateHook(
+  rs: NftRuleset,
+  hook: string,
+  p: Packet,
+  family: "ip" | "arp" = "ip",
+): NftVerdict {
   const notEvaluated: NftRule[] = [];
   let last: { chain: NftChain; by: string } | undefined;
-  for (const chain of baseChains(rs, hook)) {
+  for (const chain of baseChains(rs, hook, family)) {
     const o = runChain(rs, chain, p, notEvaluated, 0);
     const by =
       o.v === "return"

@@ -41,6 +41,7 @@ export const CHECK_ORDER = [
   "vxlan.fdb",
   "nexthop.link",
   "neigh.arp",
+  "neigh.nft",
   "neigh.ignore",
   "neigh.filter",
   "neigh.static",

@@ -417,6 +417,43 @@ const faults: Fault[] = [
     evidence: /ip daddr 10.2.0.0\/24 drop \(in ip guard fw\)/,
   },
   {
+    label: "nftables' arp family dropping ARP requests at the server",
+    fault: () => [
+      nft("ns-ds", "add", "table", "arp", "guard"),
+      nft(
+        "ns-ds",
+        "add",
+        "chain",
+        "arp",
+        "guard",
+        "ai",
+        "{ type filter hook input priority 0; policy drop; }",
+      ),
+      ...FLUSH(),
+    ],
+    to: SERVER,
+    expectId: "neigh.nft",
+    evidence: /policy drop of arp guard ai/,
+  },
+  {
+    label: "a policy-drop nftables forward chain where br_netfilter hands it bridged traffic",
+    fault: () => [
+      nft("ns-dr", "add", "table", "inet", "guard"),
+      nft(
+        "ns-dr",
+        "add",
+        "chain",
+        "inet",
+        "guard",
+        "fw",
+        "{ type filter hook forward priority 0; policy drop; }",
+      ),
+    ],
+    to: NEIGHBOUR,
+    expectId: "nft.forward",
+    evidence: /at forward: drop by policy drop of inet guard fw/,
+  },
+  {
     label: "a foreign nftables table with a policy-drop input chain at the server",
     fault: () => [
       nft("ns-ds", "add", "table", "inet", "guard"),

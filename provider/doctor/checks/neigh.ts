@@ -4,13 +4,16 @@
  * interface with ARP off (either end), an `arp_ignore` or `arp_filter`
  * setting that keeps the next hop from answering, or a static neighbour
  * entry with the wrong MAC all break the path while every route is right.
- * Checks `neigh.arp`, `neigh.ignore`, `neigh.filter` and `neigh.static`.
+ * nftables' `arp` family can drop the request or the answer at either end.
+ * Checks `neigh.arp`, `neigh.nft`, `neigh.ignore`, `neigh.filter` and `neigh.static`.
  */
 
 import { quoteArgv } from "../../shell/quote";
 import { ipArgv } from "../../host/ip";
 import { evidence, routeGet } from "../evidence";
+import { inNamespace } from "../../host/ip";
 import { ipFix, sysctlFix } from "../fixes";
+import { chainLabel, evaluateHook } from "../nftrules";
 import { arpIgnoreMode, isStatic, neighbourOf } from "../policy";
 import { type WalkState, pass, record } from "../state";
 import { nsLabel } from "../types";
@@ -48,6 +51,7 @@ export async function checkNeighbour(
       return false;
     }
   }
+  if (!checkArpTables(w, ns, dev, nexthop, keeper)) return false;
   const kns = keeper.namespace;
   const all = w.facts.sysctl(kns, "net/ipv4/conf/all/arp_ignore");
   const one = w.facts.sysctl(kns, `net/ipv4/conf/${keeper.name}/arp_ignore`);
@@ -129,5 +133,72 @@ export async function checkNeighbour(
       ? `${nexthop} dev ${dev.name}${entry.lladdr ? ` lladdr ${entry.lladdr}` : ""} ${(entry.state ?? []).join(",")}`
       : `no entry for ${nexthop} yet; both ends resolve ARP and ${keeper.name} answers (arp_ignore ${mode})`,
   );
+  return true;
+}
+
+/**
+ * nftables' `arp` family: the request leaves the sender (output) and enters
+ * the keeper (input); the answer goes back the other way. The first base
+ * chain that drops one of them is named, with an accept rule for that
+ * interface as the fix.
+ */
+function checkArpTables(
+  w: WalkState,
+  ns: string | undefined,
+  dev: Link,
+  nexthop: string,
+  keeper: Link,
+): boolean {
+  const kns = keeper.namespace;
+  const steps = [
+    { at: ns, hook: "output", what: `the request for ${nexthop} leaving by`, link: dev },
+    { at: kns, hook: "input", what: `the request for ${nexthop} coming in by`, link: keeper },
+    { at: kns, hook: "output", what: `the answer leaving by`, link: keeper },
+    { at: ns, hook: "input", what: `the answer coming in by`, link: dev },
+  ] as const;
+  for (const s of steps) {
+    const rs = w.facts.nft(s.at);
+    if (typeof rs === "string") continue;
+    const inbound = s.hook === "input";
+    const v = evaluateHook(
+      rs,
+      s.hook,
+      {
+        src: inbound === (s.link === keeper) ? (dev.inet[0]?.address ?? w.srcAddr) : nexthop,
+        dst: inbound === (s.link === keeper) ? nexthop : (dev.inet[0]?.address ?? w.srcAddr),
+        proto: "udp",
+        ctstate: "NEW",
+        ...(inbound ? { iif: s.link.name } : { oif: s.link.name }),
+      },
+      "arp",
+    );
+    if (v.verdict !== "drop" || !v.chain) continue;
+    const c = v.chain;
+    record(
+      w,
+      "fail",
+      "neigh.nft",
+      s.at,
+      `nftables' arp family in ${nsLabel(s.at)} lets ARP through ${s.link.name}`,
+      `$ ${inNamespace(s.at, ["nft", "list", "table", "arp", c.table]).join(" ")}\n${chainLabel(c)}: hook ${c.hook} priority ${c.prio ?? 0} policy ${c.policy ?? "accept"}${c.rules.length ? `\n  ${c.rules.map((r) => r.text).join("\n  ")}` : ""}\n${s.what} ${s.link.name}: ${v.verdict} by ${v.by}` +
+        (v.notEvaluated.length > 0
+          ? `\nnot evaluated (taken as not matching): ${v.notEvaluated.map((r) => r.text).join("; ")}`
+          : ""),
+      [
+        inNamespace(s.at, [
+          "nft",
+          "insert",
+          "rule",
+          "arp",
+          c.table,
+          c.name,
+          inbound ? "iifname" : "oifname",
+          JSON.stringify(s.link.name),
+          "accept",
+        ]),
+      ],
+    );
+    return false;
+  }
   return true;
 }
