@@ -100,14 +100,18 @@ export function parseNftRuleset(stdout: string): NftRuleset {
  * The base chains that filter IPv4 (or, for `arp`, ARP) at `hook`, in the
  * order the kernel runs them. Pure.
  */
-export function baseChains(rs: NftRuleset, hook: string, family: "ip" | "arp" = "ip"): NftChain[] {
+export function baseChains(
+  rs: NftRuleset,
+  hook: string,
+  family: "ip" | "arp" | "bridge" = "ip",
+): NftChain[] {
   return [...rs.chains.values()]
     .filter(
       (c) =>
         c.hook === hook &&
         (c.type === "filter" || c.type === "route") &&
-        (family === "arp"
-          ? c.family === "arp"
+        (family !== "ip"
+          ? c.family === family
           : c.family === "inet" || (c.family === "ip" && !IPTABLES_TABLES.has(c.table))),
     )
     .sort((a, b) => (a.prio ?? 0) - (b.prio ?? 0));
@@ -131,7 +135,7 @@ export function evaluateHook(
   rs: NftRuleset,
   hook: string,
   p: Packet,
-  family: "ip" | "arp" = "ip",
+  family: "ip" | "arp" | "bridge" = "ip",
 ): NftVerdict {
   const notEvaluated: NftRule[] = [];
   let last: { chain: NftChain; by: string } | undefined;
@@ -245,6 +249,7 @@ function leftValue(
       if (field === "protocol") return { kind: "str", value: p.proto };
       return undefined;
     }
+    if (protocol === "ether" && field === "type") return { kind: "str", value: "ip" };
     if (protocol === "tcp" || protocol === "udp" || protocol === "th") {
       if (protocol !== "th" && p.proto !== protocol) return null;
       if (p.proto === "icmp") return null;

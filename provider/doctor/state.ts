@@ -40,6 +40,7 @@ export const CHECK_ORDER = [
   "route.gateway",
   "vxlan.fdb",
   "nexthop.link",
+  "nft.bridge",
   "neigh.arp",
   "neigh.nft",
   "neigh.ignore",

@@ -5,7 +5,8 @@
  * Only namespaces with base chains of their own are checked (iptables-nft's
  * tables are the iptables checks' part); rules the evaluator does not
  * understand are listed as not evaluated, never taken for an accept.
- * Checks `nft.output`, `nft.forward` and `nft.input`.
+ * Checks `nft.output`, `nft.forward`, `nft.input`, and `nft.bridge` for the
+ * bridge family on a bridge the path crosses.
  */
 
 import { inNamespace } from "../../host/ip";
@@ -141,4 +142,110 @@ function acceptRule(
     ...match,
     "accept",
   ]);
+}
+
+/**
+ * nftables' `bridge` family on a bridge the path crosses: the frame comes in
+ * by `inPort` and leaves by `outPort` (forward), or, when the bridge itself
+ * holds the next hop, goes up to it (input); the reply comes back the other
+ * way. Check `nft.bridge`.
+ */
+export function checkNftBridge(
+  w: WalkState,
+  ns: string | undefined,
+  bridge: string,
+  inPort: string,
+  outPort: string | undefined,
+): boolean {
+  const rs = w.facts.nft(ns);
+  if (typeof rs === "string") return true;
+  const hooks = outPort
+    ? ["prerouting", "forward", "postrouting"]
+    : ["prerouting", "input", "output", "postrouting"];
+  if (hooks.every((h) => baseChains(rs, h, "bridge").length === 0)) return true;
+  const base = packetBase(w);
+  const steps: { hook: string; label: string; packet: Packet }[] = [];
+  for (const hook of hooks) {
+    if (!outPort && (hook === "output" || hook === "postrouting")) {
+      steps.push({
+        hook,
+        label: `reply ${w.dst} → ${w.srcAddr} to ${inPort}`,
+        packet: {
+          ...base,
+          src: w.dst,
+          dst: w.srcAddr,
+          icmpType: 0,
+          oif: inPort,
+          ctstate: "ESTABLISHED",
+        },
+      });
+      continue;
+    }
+    steps.push({
+      hook,
+      label: `${w.srcAddr} → ${w.dst} from ${inPort}${outPort ? ` to ${outPort}` : ""}`,
+      packet: { ...base, iif: inPort, ...(outPort ? { oif: outPort } : {}), ctstate: "NEW" },
+    });
+    if (outPort) {
+      steps.push({
+        hook,
+        label: `reply ${w.dst} → ${w.srcAddr} from ${outPort} to ${inPort}`,
+        packet: {
+          ...base,
+          src: w.dst,
+          dst: w.srcAddr,
+          icmpType: 0,
+          iif: outPort,
+          oif: inPort,
+          ctstate: "ESTABLISHED",
+        },
+      });
+    }
+  }
+  const lines: string[] = [];
+  const fixes: string[][] = [];
+  const unsure = new Set<NftRule>();
+  for (const s of steps) {
+    if (baseChains(rs, s.hook, "bridge").length === 0) continue;
+    const p = hookPacket(s.packet, s.hook);
+    const v = evaluateHook(rs, s.hook, p, "bridge");
+    v.notEvaluated.forEach((r) => unsure.add(r));
+    lines.push(`${s.label} at ${s.hook}: ${v.verdict} by ${v.by}`);
+    if (v.verdict === "drop" && v.chain) {
+      fixes.push(
+        inNamespace(ns, [
+          "nft",
+          "insert",
+          "rule",
+          "bridge",
+          v.chain.table,
+          v.chain.name,
+          ...(p.iif ? ["iifname", JSON.stringify(p.iif)] : []),
+          ...(p.oif ? ["oifname", JSON.stringify(p.oif)] : []),
+          "accept",
+        ]),
+      );
+    }
+  }
+  const chains = hooks.flatMap((h) => baseChains(rs, h, "bridge"));
+  const listing = chains
+    .map(
+      (c) =>
+        `${chainLabel(c)}: hook ${c.hook} priority ${c.prio ?? 0} policy ${c.policy ?? "accept"}${c.rules.length ? `\n  ${c.rules.map((r) => r.text).join("\n  ")}` : ""}`,
+    )
+    .join("\n");
+  const unsureText =
+    unsure.size > 0
+      ? `\nnot evaluated (taken as not matching):\n  ${[...unsure].map((r) => r.text).join("\n  ")}`
+      : "";
+  const title = `nftables' bridge family in ${nsLabel(ns)} lets the path through ${bridge}`;
+  const evidence = `$ ${inNamespace(ns, ["nft", "list", "ruleset", "bridge"]).join(" ")}\n${clip(listing)}\n${lines.join("\n")}${unsureText}`;
+  if (fixes.length > 0) {
+    record(w, "fail", "nft.bridge", ns, title, evidence, [
+      ...new Map(fixes.map((f) => [f.join(" "), f])).values(),
+    ]);
+    return false;
+  }
+  record(w, unsure.size > 0 ? "warn" : "ok", "nft.bridge", ns, title, evidence);
+  return true;
 }

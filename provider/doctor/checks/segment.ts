@@ -17,6 +17,7 @@ import { type Link, adminUp, findLink, hasCarrier, vethPeer } from "../world";
 import { bridgeFor, checkBridgePort, checkFarSide } from "./bridge";
 import { checkBridged } from "./filter";
 import { checkNeighbour } from "./neigh";
+import { checkNftBridge } from "./nft";
 import { guessRouteFix } from "./routes";
 import { followVxlan } from "./vxlan";
 
@@ -217,6 +218,13 @@ export async function crossSegment(
   );
 
   if (!(await checkFarSide(w, keeper.link, keeper.port, segment))) return "stop";
+  if (
+    segment.kind === "bridge" &&
+    entryPort &&
+    !checkNftBridge(w, segment.namespace, segment.label, entryPort.name, keeper.port?.name)
+  ) {
+    return "stop";
+  }
   if (!(await checkNeighbour(w, ns, dev, nexthop, keeper.link))) return "stop";
 
   if (segment.kind === "bridge" && entryPort && keeper.port) {
