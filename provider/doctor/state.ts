@@ -56,6 +56,7 @@ export const CHECK_ORDER = [
   "route.reply",
   "mtu",
   "address.conflict",
+  "neigh.failed",
   "probe",
 ] as const;
 

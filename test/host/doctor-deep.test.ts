@@ -567,6 +567,21 @@ describe("names the fault first, and its fix makes the path work", () => {
     expect(await ping(dst, "works"), "the fix makes the path work").toBe(true);
   });
 
+  it("names the segment where ARP gets no answer when nothing it reads explains it (broadcasts not flooded to a port)", async () => {
+    await reset();
+    await sh(
+      ip("ns-dr", "link", "set", "dr-c2", "type", "bridge_slave", "bcast_flood", "off"),
+      ...FLUSH(),
+    );
+    expect(await ping("10.1.0.2", "broken")).toBe(false);
+    const report = await diagnose(host, {
+      from: { namespace: "ns-dc", address: "10.1.0.1" },
+      to: NEIGHBOUR(),
+    });
+    expect(report.firstFailure?.id, explain(report)).toBe("neigh.failed");
+    expect(report.firstFailure?.evidence).toMatch(/10.1.0.2 dev dc-r (FAILED|INCOMPLETE)/);
+  });
+
   afterAll(async () => {
     await tearDown();
   });
