@@ -56,7 +56,8 @@ export async function checkNeighbour(
   const all = w.facts.sysctl(kns, "net/ipv4/conf/all/arp_ignore");
   const one = w.facts.sysctl(kns, `net/ipv4/conf/${keeper.name}/arp_ignore`);
   const mode = arpIgnoreMode(all, one);
-  const senderAddr = dev.inet.find((a) => inNetwork(nexthop, a))?.address ?? w.srcAddr;
+  const senderAddr =
+    dev.inet.find((a) => inNetwork(nexthop, a))?.address ?? dev.inet[0]?.address ?? w.srcAddr;
   const keeperNet = keeper.inet.find((a) => a.address === nexthop);
   const ignores =
     mode === 8 || (mode === 2 && keeperNet !== undefined && !inNetwork(senderAddr, keeperNet));
