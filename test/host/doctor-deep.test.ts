@@ -368,6 +368,32 @@ const faults: Fault[] = [
     evidence: /iif br-c prohibit/,
   },
   {
+    label: "a rule at the router blackholing the server's replies",
+    fault: () => [
+      ip(
+        "ns-dr",
+        "rule",
+        "add",
+        "priority",
+        "100",
+        "from",
+        "10.2.0.0/24",
+        "iif",
+        "dr-s",
+        "blackhole",
+      ),
+    ],
+    to: SERVER,
+    expectId: "route.rule",
+    evidence: /10.2.0.1 → 10.1.0.1 coming in by dr-s/,
+  },
+  {
+    label: "a prohibit rule at the server for its own replies",
+    fault: () => [ip("ns-ds", "rule", "add", "priority", "100", "to", "10.1.0.0/24", "prohibit")],
+    to: SERVER,
+    expectId: "route.rule",
+  },
+  {
     label: "a rule at the router into a table whose route is unreachable",
     fault: () => [
       ip("ns-dr", "route", "add", "unreachable", "default", "table", "100"),

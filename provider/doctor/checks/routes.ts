@@ -83,6 +83,14 @@ export async function routerHop(
     return undefined;
   }
   if (!(await checkLinks(w, ns, got))) return undefined;
+  if (policyRouted(w, ns)) {
+    // The reply comes back through here too, in by the way the packet left.
+    const replyDev = got.route.dev;
+    const reply = await routeGet(w.host, ns, w.srcAddr, { from: w.dst, iif: replyDev });
+    if (!reply.route && failByRule(w, ns, { src: w.dst, dst: w.srcAddr, iif: replyDev }, reply)) {
+      return undefined;
+    }
+  }
   const dev = findLink(w.world, ns, got.route.dev);
   if (!dev) {
     record(
@@ -133,6 +141,9 @@ export async function arrive(w: WalkState, ns: string | undefined, iif: Link): P
     return false;
   if (!checkNft(w, ns, "nft.input", ["prerouting", "input"], { iif: iif.name })) return false;
   const back = await routeGet(w.host, ns, w.srcAddr, { from: w.dst });
+  if (!back.route && failByRule(w, ns, { src: w.dst, dst: w.srcAddr, iif: "lo" }, back)) {
+    return false;
+  }
   if (!back.route) {
     const prev = w.crossings.at(-1)?.links[0];
     const gw = prev?.inet.find((a) => iif.inet.some((b) => inNetwork(a.address, b)));
