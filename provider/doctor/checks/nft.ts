@@ -42,8 +42,8 @@ export function checkNft(
   const rs = w.facts.nft(ns);
   const title = `nftables in ${nsLabel(ns)} lets ${w.srcAddr} → ${w.dst} through (${hooks.join(", ")})`;
   if (typeof rs === "string") {
-    // No nft on the host: nothing native can be read, and nothing of ours was put there.
-    if (/not found|no such file|exit 127|holds no/i.test(rs)) return true;
+    // No nft on the host, or no nf_tables in its kernel: no native rule can be there.
+    if (/not found|no such file|exit 127|holds no|not supported/i.test(rs)) return true;
     record(w, "warn", id, ns, title, `cannot read nftables (not evaluated): ${rs}`);
     return true;
   }
