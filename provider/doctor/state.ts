@@ -100,6 +100,13 @@ export interface WalkState {
   readonly pathAddresses: Set<string>;
   /** True once a check failed: the walk stops. */
   failed: boolean;
+  /**
+   * Across hosts: the name of another host the doctor can reach that holds
+   * this address (the next hop where the path leaves this host), if any.
+   */
+  onward?: (address: string) => string | undefined;
+  /** Set where the path leaves this host masqueraded: the source address the next host sees. */
+  natSource?: string;
 }
 
 /** A fresh state for a request on a host whose facts were read. */

@@ -22,13 +22,16 @@ import {
   type DoctorRequest,
   CHECK_ORDER,
   diagnose,
+  diagnoseAcross,
   formatReport,
 } from "../../provider/doctor";
+import { main } from "../../provider/cli/linuxnet";
 
 let lab: Lab;
 let h1: LabHost;
 let up: LabHost;
 let host: Host;
+let upHost: Host;
 
 async function sh(...commands: string[][]): Promise<void> {
   for (const argv of commands) {
@@ -179,6 +182,13 @@ beforeAll(async () => {
   });
   if (!connection) throw new Error(failures.map((f) => f.reason).join("; "));
   host = hostFor(connection);
+  const second = resolveConnection({
+    host: up.address,
+    privateKey: up.privateKey,
+    hostKey: up.hostKey,
+  });
+  if (!second.connection) throw new Error(second.failures.map((f) => f.reason).join("; "));
+  upHost = hostFor(second.connection);
   await build();
 });
 
@@ -611,4 +621,128 @@ describe("names the fault first, and its fix makes the path work", () => {
   afterAll(async () => {
     await tearDown();
   });
+});
+
+/** On lab host "up": ns-dz 10.60.0.1 behind up's u-dz 10.60.0.254; h1 routes 10.60.0.0/24 to up. */
+describe("across two hosts", () => {
+  async function upSh(...commands: string[][]): Promise<void> {
+    for (const argv of commands) {
+      const r = await up.exec(argv);
+      if (r.exitCode !== 0) throw new Error(`${argv.join(" ")}: ${r.stderr.trim()}`);
+    }
+  }
+  const FAR = { address: "10.60.0.1" };
+  const request: DoctorRequest = { from: { namespace: "ns-dc", address: "10.1.0.1" }, to: FAR };
+
+  beforeAll(async () => {
+    await reset();
+    await upSh(
+      ["ip", "netns", "add", "ns-dz"],
+      veth("", "u-dz", "ns-dz", "dz-u"),
+      ["ip", "addr", "add", "10.60.0.254/24", "dev", "u-dz"],
+      ["ip", "link", "set", "u-dz", "up"],
+      ip("ns-dz", "addr", "add", "10.60.0.1/24", "dev", "dz-u"),
+      ip("ns-dz", "link", "set", "dz-u", "up"),
+      ip("ns-dz", "route", "add", "default", "via", "10.60.0.254"),
+      ["sysctl", "-qw", "net.ipv4.ip_forward=1"],
+    );
+    await sh(["ip", "route", "add", "10.60.0.0/24", "via", up.address]);
+  });
+  afterAll(async () => {
+    await h1.exec(["ip", "route", "del", "10.60.0.0/24"]);
+    await up.exec(["ip", "link", "del", "u-dz"]);
+    await up.exec(["ip", "netns", "del", "ns-dz"]);
+  });
+
+  it("follows the path out of h1 into up, to a namespace there, with no warning", async () => {
+    expect(await ping("10.60.0.1", "works")).toBe(true);
+    const report = await diagnoseAcross([host, upHost], request);
+    expect(
+      report.checks.filter((c) => c.status !== "ok").map((c) => `${c.id}: ${c.evidence}`),
+      explain(report),
+    ).toEqual([]);
+    expect(report.host).toBe(`${h1.address} → ${up.address}`);
+    expect(report.destination).toMatchObject({ namespace: "ns-dz", onHost: true });
+    expect(report.path.at(-1)).toMatchObject({
+      host: up.address,
+      namespace: "ns-dz",
+      note: "destination",
+    });
+    const wheres = report.checks.map((c) => c.where);
+    expect(wheres).toContain(`${up.address}:host`);
+    expect(wheres).toContain(`${up.address}:ns-dz`);
+    expect(report.checks.at(-1)).toMatchObject({ id: "probe", status: "ok" });
+  });
+
+  it("linuxnet doctor --next follows the same path and exits 0", async () => {
+    const out: string[] = [];
+    const err: string[] = [];
+    const io = { out: (t: string) => out.push(t), err: (t: string) => err.push(t) };
+    const code = await main(
+      [
+        "doctor",
+        "--host",
+        h1.address,
+        "--key",
+        h1.privateKeyPath,
+        "--host-key",
+        h1.hostKey,
+        "--next",
+        up.address,
+        "--next-host-key",
+        up.hostKey,
+        "--from",
+        "ns-dc/10.1.0.1",
+        "--to",
+        "10.60.0.1",
+      ],
+      io,
+    );
+    const text = out.join("\n") + err.join("\n");
+    expect(code, text).toBe(0);
+    expect(text).toContain(`[${up.address}:ns-dz]`);
+    expect(text).toMatch(/HEALTHY/);
+    expect(text).not.toContain(h1.privateKey.trim().split("\n")[1]!);
+  });
+
+  it.each([
+    [
+      "forwarding off on the next host",
+      [["sysctl", "-qw", "net.ipv4.ip_forward=0"]],
+      "forwarding",
+      "host",
+    ],
+    [
+      "a policy-drop nftables input chain in the far namespace",
+      [
+        nft("ns-dz", "add", "table", "inet", "guard"),
+        nft(
+          "ns-dz",
+          "add",
+          "chain",
+          "inet",
+          "guard",
+          "inp",
+          "{ type filter hook input priority 0; policy drop; }",
+        ),
+      ],
+      "nft.input",
+      "ns-dz",
+    ],
+  ])(
+    "names a fault on the next host first, and its fix works: %s",
+    async (_l, fault, id, where) => {
+      await upSh(...fault);
+      expect(await ping("10.60.0.1", "broken")).toBe(false);
+      const broken = await diagnoseAcross([host, upHost], request);
+      expect(broken.firstFailure?.id, explain(broken)).toBe(id);
+      expect(broken.firstFailure?.where).toBe(`${up.address}:${where}`);
+      // The fix is for a root shell on the host the check names.
+      const applied = await up.exec(["sh", "-c", broken.firstFailure!.fix!]);
+      expect(applied.exitCode, applied.stderr).toBe(0);
+      const fixed = await diagnoseAcross([host, upHost], request);
+      expect(fixed.healthy, explain(fixed)).toBe(true);
+      expect(await ping("10.60.0.1", "works")).toBe(true);
+    },
+  );
 });
