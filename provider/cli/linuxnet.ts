@@ -24,6 +24,7 @@ import { namespaceNameProblem } from "../resources/validate";
 import {
   type Endpoint,
   diagnose,
+  diagnoseAcross,
   formatReport,
   readTopology,
   toMermaid,
@@ -34,6 +35,7 @@ import { isIpv4 } from "../doctor/world";
 
 const USAGE = `usage:
   linuxnet doctor [CONNECTION] --from NS[/ADDR] --to NS[/ADDR] | ADDR [--tcp-port N] [--no-probe] [--json] [--verbose]
+                  [--next ADDR [--next-host-key KEY]]...   follow the path on into these hosts
   linuxnet graph  [CONNECTION | --stack-export FILE] [--svg FILE]
   linuxnet lab up|down|status [--id ID] ...   lab hosts on this machine, as root (lab help)
 
@@ -41,6 +43,8 @@ CONNECTION (none: this machine, as root):
   --host ADDR   --port N (22)   --user NAME (root)   --key FILE   --host-key KEY|SHA256:...   --sudo
   with no --key, ssh-agent ($SSH_AUTH_SOCK) is used.
 
+--next: another host (same --port, --user, --key, --sudo) the path may go on into where it
+leaves the first; --next-host-key pins each one's key, in the same order.
 doctor exits 0 when the path works, 1 when it is broken, 2 when it could not run.
 --from/--to: a namespace, optionally with /ADDRESS; a bare ADDRESS is the host's own
 namespace for --from, and "wherever it is" for --to.`;
@@ -74,6 +78,8 @@ const OPTIONS = {
   verbose: { type: "boolean" },
   "stack-export": { type: "string" },
   svg: { type: "string" },
+  next: { type: "string", multiple: true },
+  "next-host-key": { type: "string", multiple: true },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -185,8 +191,16 @@ export async function main(args: string[], io: Io = stdio): Promise<number> {
   try {
     if (positionals.length > 1)
       throw new UsageError(`unexpected argument ${JSON.stringify(positionals[1])}`);
-    if (command === "doctor") return await doctor(v, io);
-    if (command === "graph") return await graph(v, io);
+    if (command === "doctor") {
+      const { next, "next-host-key": nextKeys, ...rest } = v;
+      return await doctor(rest, io, next ?? [], nextKeys ?? []);
+    }
+    if (command === "graph") {
+      const { next, "next-host-key": nextKeys, ...rest } = v;
+      if (next !== undefined || nextKeys !== undefined)
+        throw new UsageError("--next and --next-host-key belong to doctor");
+      return await graph(rest, io);
+    }
     throw new UsageError(`unknown command ${JSON.stringify(command)}`);
   } catch (e) {
     if (e instanceof UsageError) {
@@ -211,8 +225,15 @@ async function lab(args: string[], io: Io): Promise<number> {
   }
 }
 
-async function doctor(v: Record<string, string | boolean | undefined>, io: Io): Promise<number> {
+async function doctor(
+  v: Record<string, string | boolean | undefined>,
+  io: Io,
+  next: readonly string[] = [],
+  nextKeys: readonly string[] = [],
+): Promise<number> {
   if (typeof v.to !== "string") throw new UsageError("doctor needs --to");
+  if (nextKeys.length > next.length)
+    throw new UsageError("--next-host-key: one for each --next at most, in the same order");
   if (v["stack-export"] !== undefined || v.svg !== undefined)
     throw new UsageError("--stack-export and --svg belong to graph");
   const from = typeof v.from === "string" ? parseEndpoint("from", v.from) : {};
@@ -224,12 +245,20 @@ async function doctor(v: Record<string, string | boolean | undefined>, io: Io): 
       throw new UsageError(`--tcp-port must be 1-65535, got ${v["tcp-port"]}`);
   }
   const host = await hostFromFlags(v);
-  const report = await diagnose(host, {
+  const request = {
     from,
     to,
     ...(port !== undefined ? { port, protocol: "tcp" as const } : {}),
     ...(v["no-probe"] ? { noProbe: true } : {}),
-  });
+  };
+  const others: Host[] = [];
+  for (const [i, address] of next.entries()) {
+    others.push(await hostFromFlags({ ...v, host: address, "host-key": nextKeys[i] }));
+  }
+  const report =
+    others.length > 0
+      ? await diagnoseAcross([host, ...others], request)
+      : await diagnose(host, request);
   io.out(
     v.json
       ? JSON.stringify(report, null, 2)

@@ -15,6 +15,7 @@ import type { Host } from "../transport";
 import { readFacts } from "./facts";
 import { type WalkState, buildReport, newWalk, record } from "./state";
 import { type DoctorReport, type DoctorRequest, type Endpoint, nsLabel } from "./types";
+import type { RouteGet } from "./evidence";
 import { type Link, isIpv4 } from "./world";
 import { checkConflicts, checkMtu } from "./checks/conflicts";
 import { checkSourceNamespace, ownsDestination, resolveDestination } from "./checks/endpoints";
@@ -63,14 +64,29 @@ export function validateRequest(request: DoctorRequest): void {
 }
 
 /** The families in the order a packet meets them; each returns false (or "stop") where the path breaks. */
-async function walk(w: WalkState): Promise<void> {
+export async function walk(w: WalkState): Promise<void> {
   if (!checkSourceNamespace(w)) return;
   if (!resolveDestination(w)) return;
   const start = await sourceHop(w);
   if (!start) return;
-  let { dev, route } = start;
-  let ns = w.srcNs;
-  let iif: Link | undefined;
+  await walkOn(w, w.srcNs, start.dev, start.route, undefined);
+}
+
+/**
+ * From `dev` in `ns` onward, segment by segment and router by router, to the
+ * destination or off the host; then the whole-path checks and the probe.
+ */
+export async function walkOn(
+  w: WalkState,
+  from: string | undefined,
+  firstDev: Link,
+  firstRoute: RouteGet,
+  firstIif: Link | undefined,
+): Promise<void> {
+  let dev = firstDev;
+  let route = firstRoute;
+  let ns = from;
+  let iif = firstIif;
   const visited = new Set<string>();
   for (let hop = 0; hop < MAX_HOPS; hop++) {
     const key = `${ns ?? ""}/${dev.name}`;

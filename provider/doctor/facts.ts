@@ -8,7 +8,10 @@
 
 import type { Host } from "../transport";
 import { type HostSnapshot, type NamespaceDump, readHostSnapshot } from "../host/snapshot";
+import { parseJsonList } from "../host/ip";
 import { type RuleTable, parseRuleTable } from "./netfilter";
+import { type NftRuleset, parseNftRuleset } from "./nftrules";
+import type { IpRule, Neighbour, TableRoute } from "./policy";
 import { type World, worldFromSnapshot } from "./world";
 
 /** The host's state as the doctor reads it; every method answers from the snapshot. */
@@ -23,6 +26,14 @@ export interface HostFacts {
   ipForward(namespace: string | undefined): boolean;
   /** An iptables table, parsed; a string (iptables' words) when it could not be read. */
   table(namespace: string | undefined, name: "filter" | "nat"): RuleTable | string;
+  /** The namespace's IPv4 neighbour entries (`ip -json -4 neigh show`); empty when unknown. */
+  neighbours(namespace: string | undefined): readonly Neighbour[];
+  /** The namespace's IPv4 routing rules (`ip -json -4 rule show`); undefined when unknown. */
+  rules(namespace: string | undefined): readonly IpRule[] | undefined;
+  /** Every IPv4 route of every table (`ip -4 -json route show table all`). */
+  routes(namespace: string | undefined): readonly TableRoute[];
+  /** The namespace's nftables ruleset, parsed; a string when it could not be read. */
+  nft(namespace: string | undefined): NftRuleset | string;
 }
 
 /** The facts in a snapshot taken with the `nsids` and `sysctl` sections. Pure. */
@@ -49,8 +60,42 @@ export function factsFromSnapshot(snapshot: HostSnapshot): HostFacts {
     return m;
   };
 
+  const json = <T>(
+    ns: string | undefined,
+    section: "neigh" | "rule" | "route4",
+  ): T[] | undefined => {
+    const out = dumpOf(ns)?.sections[section];
+    if (out?.exitCode !== 0) return undefined;
+    try {
+      return parseJsonList<T>(out.stdout);
+    } catch {
+      return undefined;
+    }
+  };
+  const nfts = new Map<string | undefined, NftRuleset | string>();
+
   return {
     world,
+    neighbours: (ns) => json<Neighbour>(ns, "neigh") ?? [],
+    rules: (ns) => json<IpRule>(ns, "rule"),
+    routes: (ns) => json<TableRoute>(ns, "route4") ?? [],
+    nft: (ns) => {
+      let r = nfts.get(ns);
+      if (r === undefined) {
+        const out = dumpOf(ns)?.sections.ruleset;
+        if (!out) r = "the host snapshot holds no nftables ruleset";
+        else if (out.exitCode !== 0) r = out.stderr.trim() || `exit ${out.exitCode}`;
+        else {
+          try {
+            r = parseNftRuleset(out.stdout);
+          } catch (e) {
+            r = `cannot parse nft -j list ruleset: ${(e as Error).message}`;
+          }
+        }
+        nfts.set(ns, r);
+      }
+      return r;
+    },
     sysctl: (ns, file) => sysctlsOf(ns).get(file),
     ipForward: (ns) => {
       const out = dumpOf(ns)?.sections.ip_forward;
@@ -76,5 +121,7 @@ export function factsFromSnapshot(snapshot: HostSnapshot): HostFacts {
 
 /** Reads a host's facts: one command, `readHostSnapshot` with the doctor's extra sections. */
 export async function readFacts(host: Host): Promise<HostFacts> {
-  return factsFromSnapshot(await readHostSnapshot(host, { extra: ["nsids", "sysctl"] }));
+  return factsFromSnapshot(
+    await readHostSnapshot(host, { extra: ["nsids", "sysctl", "neigh", "rule", "ruleset"] }),
+  );
 }

@@ -13,6 +13,7 @@ export type {
   PathHop,
 } from "./types";
 export { CHECK_ORDER, diagnose, validateRequest } from "./diagnose";
+export { diagnoseAcross } from "./across";
 export { formatPath, formatReport, type FormatOptions } from "./report";
 export {
   type GraphEdge,

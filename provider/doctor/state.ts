@@ -26,8 +26,12 @@ export const CHECK_ORDER = [
   "destination",
   "source.interface",
   "source.address",
+  "link.down",
+  "link.address",
+  "route.rule",
   "route",
   "iptables.output",
+  "nft.output",
   "veth.peer",
   "veth.peer.up",
   "bridge.up",
@@ -36,14 +40,23 @@ export const CHECK_ORDER = [
   "route.gateway",
   "vxlan.fdb",
   "nexthop.link",
+  "nft.bridge",
+  "neigh.arp",
+  "neigh.nft",
+  "neigh.ignore",
+  "neigh.filter",
+  "neigh.static",
   "forwarding",
   "iptables.forward",
+  "nft.forward",
   "nat.masquerade",
   "rp_filter",
   "iptables.input",
+  "nft.input",
   "route.reply",
   "mtu",
   "address.conflict",
+  "neigh.failed",
   "probe",
 ] as const;
 
@@ -87,6 +100,13 @@ export interface WalkState {
   readonly pathAddresses: Set<string>;
   /** True once a check failed: the walk stops. */
   failed: boolean;
+  /**
+   * Across hosts: the name of another host the doctor can reach that holds
+   * this address (the next hop where the path leaves this host), if any.
+   */
+  onward?: (address: string) => string | undefined;
+  /** Set where the path leaves this host masqueraded: the source address the next host sees. */
+  natSource?: string;
 }
 
 /** A fresh state for a request on a host whose facts were read. */

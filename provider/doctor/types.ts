@@ -52,6 +52,8 @@ export interface DoctorCheck {
 
 /** One namespace the path passes through. */
 export interface PathHop {
+  /** Across hosts: the host this namespace is on (unset on the first host). */
+  readonly host?: string;
   /** The namespace; undefined for the host's own. */
   readonly namespace?: string;
   /** The interface the traffic enters by (none at the source). */

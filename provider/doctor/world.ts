@@ -165,13 +165,15 @@ export function vethPeer(world: World, link: Link): Link | "unknown" | undefined
         l.peerIfindex === link.ifindex &&
         l.peerNetnsid !== undefined,
     );
-  if (candidates.length === 1) return candidates[0];
   const ids = namespaceOf(world, link.namespace)?.nsids;
   const named = ids?.get(link.peerNetnsid);
-  if (candidates.length > 1 && named !== undefined) {
-    // "" is a namespace without a name: of ours, only the host's own has none.
+  if (named !== undefined) {
+    // "" is a namespace without a name: of ours, only the host's own has none. An ifindex
+    // pair can repeat by chance across namespaces (a lab host's uplink and a veth of ours),
+    // so the netnsid decides whenever it is known.
     const hit = candidates.find((c) => (c.namespace ?? "") === named);
     if (hit) return hit;
+    if (candidates.length > 0 && (named !== "" || link.namespace === undefined)) return "unknown";
   }
   return candidates.length === 0 ? "unknown" : candidates[0];
 }

@@ -44,7 +44,8 @@ export type SectionName = keyof typeof SECTION_COMMANDS;
  * Parts a reader may ask for on top of {@link SECTION_COMMANDS}; a refresh
  * does not need them and does not pay for them. The doctor asks for both:
  * `nsids` to match a veth's peer across namespaces, `sysctl` for reverse-path
- * filtering and br_netfilter. `sysctl` is read by the shell itself (no
+ * filtering, ARP replies and br_netfilter, `neigh`, `rule` and `ruleset` for
+ * neighbour entries, policy routing and native nftables. `sysctl` is read by the shell itself (no
  * process): one `PATH VALUE` line per file that exists, PATH under /proc/sys
  * (an interface name has no whitespace, so the first space ends it).
  */
@@ -53,8 +54,14 @@ export const EXTRA_SECTION_COMMANDS = {
   sysctl: [
     "cat",
     "/proc/sys/net/ipv4/conf/*/rp_filter",
+    "/proc/sys/net/ipv4/conf/*/arp_ignore",
+    "/proc/sys/net/ipv4/conf/*/arp_filter",
     "/proc/sys/net/bridge/bridge-nf-call-iptables",
   ],
+  // Neighbour resolution, policy routing and native nftables, for the doctor.
+  neigh: ["ip", "-json", "-4", "neigh", "show"],
+  rule: ["ip", "-json", "-4", "rule", "show"],
+  ruleset: ["nft", "-j", "list", "ruleset"],
 } as const satisfies Record<string, readonly string[]>;
 
 /** A part of the dump that only some readers ask for. */
@@ -159,7 +166,7 @@ ${extra
  * readable, so it is skipped.
  */
 const SYSCTL_FUNCTION = `sysctls() {
-  for f in /proc/sys/net/ipv4/conf/*/rp_filter /proc/sys/net/bridge/bridge-nf-call-iptables; do
+  for f in /proc/sys/net/ipv4/conf/*/rp_filter /proc/sys/net/ipv4/conf/*/arp_ignore /proc/sys/net/ipv4/conf/*/arp_filter /proc/sys/net/bridge/bridge-nf-call-iptables; do
     [ -r "$f" ] || continue
     v=
     IFS= read -r v <"$f"

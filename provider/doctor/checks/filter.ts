@@ -14,6 +14,7 @@ import { type Packet, doubtfulRules, evaluateChain } from "../netfilter";
 import { type WalkState, pass, record } from "../state";
 import { nsLabel } from "../types";
 import { type Link, namespaceOf, networkOf } from "../world";
+import { checkNft } from "./nft";
 
 /** The first packet's fields, before the interfaces it passes. */
 export function packetBase(w: WalkState): Omit<Packet, "ctstate"> {
@@ -92,12 +93,15 @@ export function checkBridged(w: WalkState, segment: Segment, inPort: Link, outPo
     return true;
   }
   const why = `net.bridge.bridge-nf-call-iptables = ${sysctl ?? "(absent)"}, ${bridge} nf_call_iptables = ${option ? 1 : 0}: bridged IPv4 on ${bridge} passes the FORWARD chain of ${nsLabel(ns)}`;
-  return checkForward(
-    w,
-    ns,
-    { iif: bridge, oif: bridge, physIn: inPort.name, physOut: outPort.name },
-    why,
-    true,
+  // Native nftables sees bridged IPv4 at forward too, with the bridge as both interfaces.
+  return (
+    checkForward(
+      w,
+      ns,
+      { iif: bridge, oif: bridge, physIn: inPort.name, physOut: outPort.name },
+      why,
+      true,
+    ) && checkNft(w, ns, "nft.forward", ["forward"], { iif: bridge, oif: bridge })
   );
 }
 

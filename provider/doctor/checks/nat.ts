@@ -62,7 +62,21 @@ export function egress(w: WalkState, ns: string | undefined, dev: Link, hop: num
     ...(table.chains.get("POSTROUTING") ?? []).map((l) => l.text),
   ].join("\n");
   if (v.target === "MASQUERADE" || v.target === "SNAT") {
+    const to = v.target === "SNAT" ? snatTo(v.by) : dev.inet[0]?.address;
+    if (to) w.natSource = to;
     pass(w, "nat.masquerade", ns, title, `${v.target} by ${v.by}`);
+    return;
+  }
+  const next = last?.via ?? w.dst;
+  const onward = w.onward?.(next);
+  if (onward) {
+    pass(
+      w,
+      "nat.masquerade",
+      ns,
+      `${w.srcAddr} leaves ${nsLabel(ns)} by ${dev.name} unchanged, into ${onward}`,
+      `no SNAT rule matched; ${next} is on ${onward}, where the walk goes on (and checks the way back to ${w.srcAddr})`,
+    );
     return;
   }
   if (!isPrivate(w.srcAddr)) {
@@ -84,4 +98,9 @@ export function egress(w: WalkState, ns: string | undefined, dev: Link, hop: num
     `$ ${quoteArgv(iptablesArgv(ns, "nat", "-S", "POSTROUTING"))}\n${clip(listing)}\nno MASQUERADE or SNAT matches ${w.srcAddr} → ${w.dst} out of ${dev.name} (${v.byPolicy ? "fell through to the policy" : `stopped at ${v.by}`}): replies to the private ${w.srcAddr} have no way back unless the far side routes ${srcNetwork(w)} to this host`,
     [masqueradeFix(ns, srcNetwork(w), dev.name)],
   );
+}
+
+/** The address of `-j SNAT --to-source ADDR[:PORTS]` in a rule line. Pure. */
+function snatTo(rule: string): string | undefined {
+  return /--to-source\s+([0-9.]+)/.exec(rule)?.[1];
 }

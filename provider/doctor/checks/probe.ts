@@ -4,7 +4,8 @@
  */
 
 import { quoteArgv } from "../../shell/quote";
-import { inNamespace } from "../../host/ip";
+import { inNamespace, ipArgv, parseJsonList } from "../../host/ip";
+import type { Neighbour } from "../policy";
 import { type WalkState, pass, record } from "../state";
 import { nsLabel } from "../types";
 
@@ -27,6 +28,7 @@ export async function probe(w: WalkState): Promise<void> {
   const title = `${nsLabel(ns)} gets an answer to a ping of ${w.dst}`;
   const said = pingSummary(r.stdout, r.stderr);
   if (r.exitCode !== 0) {
+    if (await failUnresolved(w)) return;
     record(
       w,
       "fail",
@@ -101,6 +103,7 @@ async function probeTcp(w: WalkState): Promise<void> {
         ]);
   const r = await w.host.run(argv);
   const said = [r.stdout.trim(), r.stderr.trim()].filter(Boolean).join("\n");
+  if (r.exitCode === 124 && (await failUnresolved(w))) return;
   const title = `a TCP connection from ${nsLabel(ns)} to ${w.dst}:${port} opens`;
   if (r.exitCode === 0) {
     pass(w, "probe", ns, title, `$ ${quoteArgv(argv)}\n${said}`);
@@ -134,4 +137,45 @@ export function pingSummary(stdout: string, stderr: string): string {
     ),
   );
   return (keep.length > 0 ? keep : lines).join("\n");
+}
+
+/**
+ * After a probe that got no answer: the neighbour entry of each next hop on
+ * the path, as the probe left it. One that is FAILED or INCOMPLETE is where
+ * the packet died: its ARP request got no answer, though every check above
+ * holds. Records `neigh.failed` and returns true when one is found.
+ */
+async function failUnresolved(w: WalkState): Promise<boolean> {
+  for (let i = 0; i < w.path.length; i++) {
+    const hop = w.path[i]!;
+    if (!hop.out) continue;
+    const nexthop =
+      hop.via ??
+      (i === w.path.length - 1 || w.path[i + 1]?.note === "destination" ? w.dst : undefined);
+    if (!nexthop) continue;
+    const argv = ipArgv(hop.namespace, "-json", "-4", "neigh", "show", nexthop, "dev", hop.out);
+    const r = await w.host.run(argv);
+    if (r.exitCode !== 0) continue;
+    let entries: Neighbour[];
+    try {
+      entries = parseJsonList<Neighbour>(r.stdout);
+    } catch {
+      continue;
+    }
+    const bad = entries.find((e) =>
+      (e.state ?? []).some((s) => s === "FAILED" || s === "INCOMPLETE"),
+    );
+    if (!bad) continue;
+    record(
+      w,
+      "fail",
+      "neigh.failed",
+      hop.namespace,
+      `${nsLabel(hop.namespace)} resolves ${nexthop} on ${hop.out}`,
+      `$ ${quoteArgv(ipArgv(hop.namespace, "neigh", "show", nexthop, "dev", hop.out))}\n${nexthop} dev ${hop.out} ${(bad.state ?? []).join(",")}\n` +
+        `the probe's ARP requests for ${nexthop} got no answer, though every check above holds: something the doctor does not read drops ARP or the frames on that segment (a bridge VLAN filter, ebtables-legacy, a MAC filter, a device beyond this host)`,
+    );
+    return true;
+  }
+  return false;
 }

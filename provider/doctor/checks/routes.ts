@@ -22,7 +22,10 @@ import { type WalkState, pass, record } from "../state";
 import { nsLabel } from "../types";
 import { type Link, findLink, inNetwork } from "../world";
 import { checkChain, checkForward } from "./filter";
+import { checkLinks } from "./links";
+import { checkNft } from "./nft";
 import { checkRpFilter } from "./rpfilter";
+import { failByRule, policyRouted } from "./rules";
 
 /**
  * Records that `ns` has no route to the destination: the kernel's answer to
@@ -65,10 +68,28 @@ export async function routerHop(
     return undefined;
   }
   pass(w, "forwarding", ns, `${nsLabel(ns)} forwards IPv4`, "net.ipv4.ip_forward = 1");
-  const got = await routeGet(w.host, ns, w.dst);
+  let got = await routeGet(w.host, ns, w.dst);
+  const asked = { src: w.srcAddr, dst: w.dst, iif: iif.name };
+  if (policyRouted(w, ns)) {
+    // Rules may choose by source and incoming interface: ask the kernel as the packet comes in.
+    const routed = await routeGet(w.host, ns, w.dst, { from: w.srcAddr, iif: iif.name });
+    if (routed.route) got = routed;
+    else if (failByRule(w, ns, asked, routed)) return undefined;
+  }
   if (!got.route) {
+    if (failByRule(w, ns, asked, got)) return undefined;
+    if (!(await checkLinks(w, ns, got))) return undefined;
     await failNoRoute(w, ns, got);
     return undefined;
+  }
+  if (!(await checkLinks(w, ns, got))) return undefined;
+  if (policyRouted(w, ns)) {
+    // The reply comes back through here too, in by the way the packet left.
+    const replyDev = got.route.dev;
+    const reply = await routeGet(w.host, ns, w.srcAddr, { from: w.dst, iif: replyDev });
+    if (!reply.route && failByRule(w, ns, { src: w.dst, dst: w.srcAddr, iif: replyDev }, reply)) {
+      return undefined;
+    }
   }
   const dev = findLink(w.world, ns, got.route.dev);
   if (!dev) {
@@ -101,6 +122,14 @@ export async function routerHop(
   ) {
     return undefined;
   }
+  if (
+    !checkNft(w, ns, "nft.forward", ["prerouting", "forward", "postrouting"], {
+      iif: inName,
+      oif: dev.name,
+    })
+  ) {
+    return undefined;
+  }
   if (!(await checkRpFilter(w, ns, iif))) return undefined;
   return { dev, route: got.route };
 }
@@ -110,7 +139,11 @@ export async function arrive(w: WalkState, ns: string | undefined, iif: Link): P
   if (!(await checkRpFilter(w, ns, iif))) return false;
   if (!checkChain(w, ns, "INPUT", { iif: iif.name, src: w.srcAddr, dst: w.dst }, "iptables.input"))
     return false;
+  if (!checkNft(w, ns, "nft.input", ["prerouting", "input"], { iif: iif.name })) return false;
   const back = await routeGet(w.host, ns, w.srcAddr, { from: w.dst });
+  if (!back.route && failByRule(w, ns, { src: w.dst, dst: w.srcAddr, iif: "lo" }, back)) {
+    return false;
+  }
   if (!back.route) {
     const prev = w.crossings.at(-1)?.links[0];
     const gw = prev?.inet.find((a) => iif.inet.some((b) => inNetwork(a.address, b)));

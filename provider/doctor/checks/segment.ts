@@ -16,6 +16,8 @@ import { nsLabel } from "../types";
 import { type Link, adminUp, findLink, hasCarrier, vethPeer } from "../world";
 import { bridgeFor, checkBridgePort, checkFarSide } from "./bridge";
 import { checkBridged } from "./filter";
+import { checkNeighbour } from "./neigh";
+import { checkNftBridge } from "./nft";
 import { guessRouteFix } from "./routes";
 import { followVxlan } from "./vxlan";
 
@@ -216,6 +218,14 @@ export async function crossSegment(
   );
 
   if (!(await checkFarSide(w, keeper.link, keeper.port, segment))) return "stop";
+  if (
+    segment.kind === "bridge" &&
+    entryPort &&
+    !checkNftBridge(w, segment.namespace, segment.label, entryPort.name, keeper.port?.name)
+  ) {
+    return "stop";
+  }
+  if (!(await checkNeighbour(w, ns, dev, nexthop, keeper.link))) return "stop";
 
   if (segment.kind === "bridge" && entryPort && keeper.port) {
     if (!checkBridged(w, segment, entryPort, keeper.port)) return "stop";

@@ -13,7 +13,10 @@ import { type WalkState, pass, record } from "../state";
 import { nsLabel } from "../types";
 import { type Inet, type Link, adminUp, findLink, inNetwork, namespaceOf } from "../world";
 import { checkChain } from "./filter";
+import { checkLinks } from "./links";
+import { checkNft } from "./nft";
 import { failNoRoute, guessRouteFix } from "./routes";
+import { failByRule, policyRouted } from "./rules";
 
 /** The source's first step: the interface and route it sends by, or undefined when the walk stops here. */
 export async function sourceHop(w: WalkState): Promise<{ dev: Link; route: RouteGet } | undefined> {
@@ -21,7 +24,7 @@ export async function sourceHop(w: WalkState): Promise<{ dev: Link; route: Route
   const state = namespaceOf(w.world, ns)!;
   const links = state.links.filter((l) => !isLoopback(l));
   const from = w.request.from.address;
-  const got = await routeGet(w.host, ns, w.dst, { from });
+  let got = await routeGet(w.host, ns, w.dst, { from });
   if (from) w.srcAddr = from;
 
   if (links.length === 0) {
@@ -106,13 +109,32 @@ export async function sourceHop(w: WalkState): Promise<{ dev: Link; route: Route
     );
     return undefined;
   }
+  const asked = { src: from ?? chosen.inet[0]?.address ?? "0.0.0.0", dst: w.dst, iif: "lo" };
   if (!got.route) {
+    if (failByRule(w, ns, asked, got)) return undefined;
+    if (!(await checkLinks(w, ns, got))) return undefined;
     await failNoRoute(w, ns, got, await guessRouteFix(w, ns, chosen, "add", "default"));
     return undefined;
   }
-  w.srcAddr = from ?? got.route.prefsrc ?? chosen.inet[0]?.address ?? "";
+  if (!from && policyRouted(w, ns)) {
+    // Rules may choose by source: ask again from the address the kernel picked.
+    const src = got.route.prefsrc ?? chosen.inet[0]?.address;
+    if (src) {
+      const again = await routeGet(w.host, ns, w.dst, { from: src });
+      if (!again.route) {
+        if (failByRule(w, ns, { ...asked, src }, again)) return undefined;
+        await failNoRoute(w, ns, again);
+        return undefined;
+      }
+      got = again;
+    }
+  }
+  const route = got.route;
+  if (!route) return undefined;
+  if (!(await checkLinks(w, ns, got))) return undefined;
+  w.srcAddr = from ?? route.prefsrc ?? chosen.inet[0]?.address ?? "";
   w.pathAddresses.add(w.srcAddr);
-  const dev = findLink(w.world, ns, got.route.dev)!;
+  const dev = findLink(w.world, ns, route.dev)!;
   w.firstDev = dev;
   pass(
     w,
@@ -125,7 +147,7 @@ export async function sourceHop(w: WalkState): Promise<{ dev: Link; route: Route
     w,
     "route",
     ns,
-    `${nsLabel(ns)} routes ${w.dst} ${got.route.gateway ? `via ${got.route.gateway}` : "directly"} on ${dev.name}`,
+    `${nsLabel(ns)} routes ${w.dst} ${route.gateway ? `via ${route.gateway}` : "directly"} on ${dev.name}`,
     `$ ${quoteArgv(got.argv)}\n${got.said}`,
   );
   if (
@@ -133,7 +155,9 @@ export async function sourceHop(w: WalkState): Promise<{ dev: Link; route: Route
   ) {
     return undefined;
   }
-  return { dev, route: got.route };
+  if (!checkNft(w, ns, "nft.output", ["output", "postrouting"], { oif: dev.name }))
+    return undefined;
+  return { dev, route };
 }
 
 /** A prefix length for `address`: that of a bridge or interface network holding it. */

@@ -32,6 +32,7 @@ describe("diagnose, replayed from lab recordings", () => {
       "ok bridge.port.state host",
       "ok route.gateway ns-green",
       "ok nexthop.link ns-green",
+      "ok neigh.arp ns-blue",
       "ok iptables.forward host",
       "ok rp_filter ns-green",
       "ok iptables.input ns-green",
@@ -52,7 +53,7 @@ describe("diagnose, replayed from lab recordings", () => {
   it("reads the host once: only the route lookups and the probe run on their own", async () => {
     const { host } = await replay("healthy-bridged.json");
     expect(host.asked).toEqual([
-      "sh -c '<linuxnet host snapshot +nsids +sysctl>'",
+      "sh -c '<linuxnet host snapshot +nsids +sysctl +neigh +rule +ruleset>'",
       "ip -n ns-blue -json route get 10.0.0.2",
       "ip -n ns-green -json route get 10.0.0.1 from 10.0.0.2",
       "ip netns exec ns-blue ping -c 1 -w 3 10.0.0.2",
