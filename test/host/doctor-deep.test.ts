@@ -14,6 +14,7 @@
  */
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { waitFor } from "../support/wait";
 import { type Lab, type LabHost, startLab } from "../../lab/labhost";
 import { type Host, closeAllSessions, hostFor } from "../../provider/transport";
 import { resolveConnection } from "../../provider/transport/connection";
@@ -596,6 +597,12 @@ describe("names the fault first, and its fix makes the path work", () => {
 
     const applied = await h1.exec(["sh", "-c", broken.firstFailure!.fix!]);
     expect(applied.exitCode, `${broken.firstFailure!.fix}: ${applied.stderr}`).toBe(0);
+    // The kernel settles after a fix (a link's carrier, a bridge port, ARP's retries): the
+    // path must work within seconds, and then the doctor must find it healthy.
+    await waitFor(() => ping(dst, "works"), {
+      timeoutMs: 15_000,
+      what: `the path to ${dst} to work after the fix`,
+    });
 
     const fixed = await diagnose(host, request);
     expect(fixed.healthy, explain(fixed)).toBe(true);

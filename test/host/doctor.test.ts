@@ -10,6 +10,7 @@ import { promises as fs } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { waitFor } from "../support/wait";
 import { type Lab, type LabHost, startLab } from "../../lab/labhost";
 import { type Host, closeAllSessions, hostFor, transportStats } from "../../provider/transport";
 import { resolveConnection } from "../../provider/transport/connection";
@@ -499,6 +500,12 @@ describe("diagnose on one fault at a time", () => {
       // The fix exactly as printed, through a shell, as a person would paste it.
       const applied = await h1.exec(["sh", "-c", broken.firstFailure!.fix!]);
       expect(applied.exitCode, `${broken.firstFailure!.fix}: ${applied.stderr}`).toBe(0);
+      // The kernel settles after a fix (a link's carrier, a bridge port, ARP's retries): the
+      // path must work within seconds, and then the doctor must find it healthy.
+      await waitFor(() => pingFromBlue(dst, "works", ...extra), {
+        timeoutMs: 15_000,
+        what: `the path to ${dst} to work after the fix`,
+      });
 
       const fixed = await diagnose(host, request);
       expect(fixed.healthy, explain(fixed)).toBe(true);
