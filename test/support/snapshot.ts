@@ -21,6 +21,11 @@ export interface NamespaceSnapshot {
   iptables: string;
   nftables: string;
   ipForward: string;
+  /**
+   * The host's own only: the files under `/run/linuxnet` (the provider's records:
+   * ownership marks, sysctl claims), each with its content; the lab's sudo log aside.
+   */
+  records?: string;
 }
 
 /** A host's snapshot: its namespaces by name, the host's own under "". */
@@ -146,6 +151,11 @@ async function unlessMissing(
   return oob(host, argv);
 }
 
+/** Lists every file under /run/linuxnet with its content, in a stable order. */
+const LIST_RECORDS =
+  "cd /run/linuxnet 2>/dev/null && find . -type f ! -name sudo.log | LC_ALL=C sort | " +
+  'while read -r f; do echo "== $f"; cat "$f"; echo; done';
+
 /** Takes the snapshot, once the host's addresses have settled. */
 export async function snapshotHost(host: LabHost): Promise<HostSnapshot> {
   const snapshot: HostSnapshot = {};
@@ -167,6 +177,7 @@ export async function snapshotHost(host: LabHost): Promise<HostSnapshot> {
         "(no nft)",
       ).then((out) => (out === "(no nft)" ? out : nftRuleSet(out!))),
       ipForward: (await oob(host, inNs(ns, ["cat", "/proc/sys/net/ipv4/ip_forward"]))).trim(),
+      ...(ns === "" ? { records: await oob(host, ["sh", "-c", LIST_RECORDS]) } : {}),
     };
   }
   return snapshot;
