@@ -49,4 +49,14 @@ describe("the program side of the package", () => {
       keys: expect.arrayContaining(["doctor"]),
     });
   });
+
+  it("runtime.js, the provider process's entry, loads ssh2 only when it first dials", () => {
+    // A no-change `up` only checks and diffs: loading ssh2 there was 40-60 ms of every operation.
+    const RUNTIME = join(ROOT, "dist", "provider", "runtime.js");
+    const loaded = inFreshNode(
+      `const r = require(${JSON.stringify(RUNTIME)}); r.handler("Namespace"); ${LOADED}`,
+    ) as string[];
+    expect(loaded).toContain("dist/provider/runtime.js");
+    expect(loaded.filter((m) => /node_modules\/ssh2\//.test(m))).toEqual([]);
+  });
 });
