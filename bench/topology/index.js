@@ -7,35 +7,18 @@ const n = config.requireNumber("n");
 const mode = config.require("mode");
 
 if (mode === "noop") {
-  // As many dynamic resources as the real topology has (2n + 2), doing nothing but
-  // recording the provider process's peak memory, as the real provider does.
-  const statsFile = process.env.LINUXNET_STATS_FILE || "";
+  // As many dynamic resources as the real topology has (2n + 2), doing nothing. The bench reads
+  // the provider process's peak memory from /proc; the provider captures nothing that changes
+  // from one run to the next, so a second `up` has nothing to change.
   const noop = {
     async create(inputs) {
-      record();
       return { id: inputs.label, outs: inputs };
     },
     async read(id, props) {
-      record();
       return { id, props };
     },
-    async delete() {
-      record();
-    },
+    async delete() {},
   };
-  function record() {
-    if (!statsFile) return;
-    const fs = require("node:fs");
-    const m = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync("/proc/self/status", "utf8"));
-    const stats = {
-      pid: process.pid,
-      connections: 0,
-      channels: 0,
-      commands: 0,
-      peakRssKiB: m ? Number(m[1]) : 0,
-    };
-    fs.writeFileSync(statsFile, JSON.stringify(stats));
-  }
   class Noop extends pulumi.dynamic.Resource {
     constructor(name, args, opts) {
       super(noop, name, args, opts, "linuxnet", "Noop");

@@ -8,7 +8,7 @@
 
 import { randomBytes } from "node:crypto";
 import type { Duplex } from "node:stream";
-import { Client, type ClientChannel, type ConnectConfig } from "ssh2";
+import type { Client, ClientChannel, ConnectConfig } from "ssh2";
 import { TransportError } from "../errors";
 import { type Connection, connectionKey, fingerprintOf, pinnedFingerprint } from "./connection";
 
@@ -525,7 +525,9 @@ interface Dialled {
 function dialOnce(connection: Connection, readyTimeout: number, sock?: Duplex): Promise<Dialled> {
   const where = `${connection.host}:${connection.port}`;
   return new Promise((resolve, reject) => {
-    const client = new Client();
+    // ssh2 is loaded on the first dial, not with the runtime: a no-change `up` (check and
+    // diff only) never dials, and need not pay for loading it in the engine's provider process.
+    const client = new (require("ssh2") as typeof import("ssh2")).Client();
     let hostKeyMismatch: string | undefined;
     let fingerprint = "";
     const config: ConnectConfig = {

@@ -49,4 +49,35 @@ describe("the program side of the package", () => {
       keys: expect.arrayContaining(["doctor"]),
     });
   });
+
+  it("runtime.js, the provider process's entry, loads ssh2 only when it first dials", () => {
+    // A no-change `up` only checks and diffs: loading ssh2 there was 40-60 ms of every operation.
+    const RUNTIME = join(ROOT, "dist", "provider", "runtime.js");
+    const loaded = inFreshNode(
+      `const r = require(${JSON.stringify(RUNTIME)}); r.handler("Namespace"); ${LOADED}`,
+    ) as string[];
+    expect(loaded).toContain("dist/provider/runtime.js");
+    expect(loaded.filter((m) => /node_modules\/ssh2\//.test(m))).toEqual([]);
+  });
+
+  it("constructs resources without leaving Error.stackTraceLimit changed, and keeps a failing one's stack", () => {
+    // The constructor lowers the limit around the SDK's registration (see resources/program.ts).
+    const seen = inFreshNode(
+      `const pulumi = require("@pulumi/pulumi");
+       pulumi.runtime.setMocks({ newResource: (a) => ({ id: a.name + "-id", state: a.inputs }), call: () => ({}) }, "p", "s", false);
+       const l = require(${JSON.stringify(INDEX)});
+       const before = Error.stackTraceLimit;
+       const conn = { host: "10.0.0.1", privateKey: "k" };
+       new l.Namespace("ns", { connection: conn, name: "green" });
+       const after = Error.stackTraceLimit;
+       let stack = "";
+       function userProgramFrame() { new l.Namespace("", { connection: conn, name: "blue" }); }
+       try { userProgramFrame(); } catch (e) { stack = String(e.stack); }
+       process.stdout.write(JSON.stringify({ before, after, afterThrow: Error.stackTraceLimit, stack }));`,
+    ) as { before: number; after: number; afterThrow: number; stack: string };
+    expect(seen.after).toBe(seen.before);
+    expect(seen.afterThrow).toBe(seen.before);
+    expect(seen.stack).toMatch(/name/i);
+    expect(seen.stack).toContain("userProgramFrame");
+  });
 });
