@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
- * The `linuxnet` command line: `doctor` (why can't A reach B, hop by hop) and
- * `graph` (the network as Mermaid or SVG), on a host over SSH or on this
+ * The `linuxnet` command line: `doctor` (why can't A reach B, hop by hop),
+ * `graph` (the network as Mermaid or SVG) and `orphans` (objects marked as a
+ * stack's that its export no longer holds), on a host over SSH or on this
  * machine.
  *
  * ```
@@ -9,6 +10,7 @@
  * linuxnet doctor --from ns-blue/10.0.0.1 --to 1.1.1.1 --json          # this machine
  * linuxnet graph --host 10.1.0.2 --key KEY --svg net.svg
  * linuxnet graph --stack-export state.json                             # pulumi stack export
+ * linuxnet orphans --host 10.1.0.2 --key KEY --stack-export state.json [--delete]
  * ```
  *
  * A thin entry point: the work is in ../doctor. The key's text is read from
@@ -32,11 +34,19 @@ import {
   topologyFromStack,
 } from "../doctor";
 import { isIpv4 } from "../doctor/world";
+import {
+  deleteOrphans,
+  describeMarked,
+  findMarked,
+  orphansOf,
+  ownersOfExport,
+} from "../resources/orphans";
 
 const USAGE = `usage:
   linuxnet doctor [CONNECTION] --from NS[/ADDR] --to NS[/ADDR] | ADDR [--tcp-port N] [--no-probe] [--json] [--verbose]
                   [--next ADDR [--next-host-key KEY]]...   follow the path on into these hosts
   linuxnet graph  [CONNECTION | --stack-export FILE] [--svg FILE]
+  linuxnet orphans [CONNECTION] --stack-export FILE [--stack PROJECT/STACK] [--delete] [--json]
   linuxnet lab up|down|status [--id ID] ...   lab hosts on this machine, as root (lab help)
 
 CONNECTION (none: this machine, as root):
@@ -47,7 +57,13 @@ CONNECTION (none: this machine, as root):
 leaves the first; --next-host-key pins each one's key, in the same order.
 doctor exits 0 when the path works, 1 when it is broken, 2 when it could not run.
 --from/--to: a namespace, optionally with /ADDRESS; a bare ADDRESS is the host's own
-namespace for --from, and "wherever it is" for --to.`;
+namespace for --from, and "wherever it is" for --to.
+
+orphans lists the objects on the host marked as the export's stack's (links by their
+alias, namespaces and routes by a record under /run/linuxnet) that the export does not
+hold; --delete removes them. Unmarked objects and other stacks' are never touched.
+--stack names the stack when the export holds no resource. Exits 0 when there are none
+(or all were deleted), 1 when some are listed, 2 when it could not run.`;
 
 /** A command-line mistake: print usage, exit 2. */
 class UsageError extends Error {}
@@ -80,6 +96,8 @@ const OPTIONS = {
   svg: { type: "string" },
   next: { type: "string", multiple: true },
   "next-host-key": { type: "string", multiple: true },
+  stack: { type: "string" },
+  delete: { type: "boolean" },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -201,6 +219,12 @@ export async function main(args: string[], io: Io = stdio): Promise<number> {
         throw new UsageError("--next and --next-host-key belong to doctor");
       return await graph(rest, io);
     }
+    if (command === "orphans") {
+      const { next, "next-host-key": nextKeys, ...rest } = v;
+      if (next !== undefined || nextKeys !== undefined)
+        throw new UsageError("--next and --next-host-key belong to doctor");
+      return await orphans(rest, io);
+    }
     throw new UsageError(`unknown command ${JSON.stringify(command)}`);
   } catch (e) {
     if (e instanceof UsageError) {
@@ -236,6 +260,8 @@ async function doctor(
     throw new UsageError("--next-host-key: one for each --next at most, in the same order");
   if (v["stack-export"] !== undefined || v.svg !== undefined)
     throw new UsageError("--stack-export and --svg belong to graph");
+  if (v.stack !== undefined || v.delete !== undefined)
+    throw new UsageError("--stack and --delete belong to orphans");
   const from = typeof v.from === "string" ? parseEndpoint("from", v.from) : {};
   const to = parseEndpoint("to", v.to);
   let port: number | undefined;
@@ -267,9 +293,63 @@ async function doctor(
   return report.healthy ? 0 : 1;
 }
 
+/** Reads and parses a `--stack-export` file (`-`: standard input). */
+async function readExport(file: string): Promise<unknown> {
+  const text =
+    file === "-"
+      ? await readStdin()
+      : await fs.readFile(file, "utf8").catch((e: NodeJS.ErrnoException) => {
+          throw new UsageError(`--stack-export: cannot read ${file}: ${e.code ?? "error"}`);
+        });
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new UsageError(`--stack-export: ${file} is not JSON: ${(e as Error).message}`);
+  }
+}
+
+async function orphans(v: Record<string, string | boolean | undefined>, io: Io): Promise<number> {
+  for (const f of ["from", "to", "tcp-port", "no-probe", "svg"]) {
+    if (v[f] !== undefined) throw new UsageError(`--${f} does not belong to orphans`);
+  }
+  if (typeof v["stack-export"] !== "string") {
+    throw new UsageError("orphans needs --stack-export FILE (pulumi stack export --file FILE)");
+  }
+  if (v.stack !== undefined && !/^[^/\s]+\/[^/\s]+$/.test(String(v.stack))) {
+    throw new UsageError(`--stack must be PROJECT/STACK, got ${JSON.stringify(v.stack)}`);
+  }
+  const json = await readExport(v["stack-export"]);
+  let owners;
+  try {
+    owners = ownersOfExport(json, typeof v.stack === "string" ? v.stack : undefined);
+  } catch (e) {
+    throw new UsageError(`--stack-export: ${v["stack-export"]} ${(e as Error).message}`);
+  }
+  const host = await hostFromFlags(v);
+  const found = orphansOf(await findMarked(host), owners);
+  const stack = owners.prefix.slice("linuxnet:".length, -1);
+  if (v.json) {
+    io.out(JSON.stringify({ stack, orphans: found, deleted: v.delete === true }, null, 2));
+  } else if (found.length === 0) {
+    io.out(`no orphans of ${stack} on ${host.name}`);
+  } else {
+    io.out(
+      `${found.length} object(s) on ${host.name} marked as ${stack}'s that the export does not hold:`,
+    );
+    for (const o of found) io.out(`  ${describeMarked(o)}`);
+  }
+  if (!v.delete || found.length === 0) return found.length === 0 ? 0 : 1;
+  await deleteOrphans(host, found);
+  if (!v.json) io.out(`deleted ${found.length} object(s)`);
+  return 0;
+}
+
 async function graph(v: Record<string, string | boolean | undefined>, io: Io): Promise<number> {
   for (const f of ["from", "to", "tcp-port", "no-probe"]) {
     if (v[f] !== undefined) throw new UsageError(`--${f} belongs to doctor`);
+  }
+  for (const f of ["stack", "delete"]) {
+    if (v[f] !== undefined) throw new UsageError(`--${f} belongs to orphans`);
   }
   let topology;
   if (typeof v["stack-export"] === "string") {

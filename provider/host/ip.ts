@@ -28,6 +28,8 @@ export interface LinkState {
   /** For a veth: the peer's name (when the peer is in the same namespace, or by its netns id). */
   readonly link?: string;
   readonly link_netnsid?: number;
+  /** The interface alias (IFLA_IFALIAS): our mark of ownership on the links we make. */
+  readonly ifalias?: string;
   readonly linkinfo?: {
     readonly info_kind?: string;
     readonly info_slave_kind?: string;

@@ -60,6 +60,8 @@ export interface LinkFacts {
    * (`linkinfo.info_data`: a vxlan's `id`, `port`, `remote`...); unset for a plain link.
    */
   readonly data?: Readonly<Record<string, unknown>>;
+  /** Its alias, when it has one: on a link we made, our mark of ownership (resources/owner.ts). */
+  readonly alias?: string;
 }
 
 /**
@@ -86,6 +88,8 @@ export interface RouteEntry {
   readonly gateway?: string;
   readonly dev?: string;
   readonly metric?: number;
+  /** The routing protocol, as ip prints a number /etc/iproute2/rt_protos does not name: `"76"`. */
+  readonly protocol?: string;
 }
 
 /**
@@ -210,6 +214,7 @@ export function linkFacts(link: LinkState, addresses: readonly AddrState[]): Lin
     mtu: link.mtu,
     bridge: link.master,
     ...(link.linkinfo?.info_data ? { data: settingsOf(link.linkinfo.info_data) } : {}),
+    ...(link.ifalias ? { alias: link.ifalias } : {}),
   };
 }
 

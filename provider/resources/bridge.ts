@@ -23,6 +23,7 @@ import {
   bool,
   checked,
   connection,
+  adoptField,
   declareKind,
   firewallField,
   generatedName,
@@ -31,6 +32,7 @@ import {
   type LinkSettings,
   createLink,
   deleteLink,
+  planLinkMark,
   linkId,
   managedView,
   planLinkAdd,
@@ -38,6 +40,7 @@ import {
   stableMac,
   updateLink,
 } from "./link";
+import { markFor } from "./owner";
 import {
   MAX_INTERFACE_NAME_BYTES,
   interfaceNameProblem,
@@ -64,6 +67,8 @@ export interface BridgeInputs extends BaseInputs {
   readonly acceptForwarding: boolean;
   /** The firewall backend asked for the forwarding rule; `auto`. */
   readonly firewall?: FirewallChoice;
+  /** Take over an existing unmarked object of this name. */
+  readonly adopt?: boolean;
 }
 
 /** Outputs of a Bridge. */
@@ -118,6 +123,7 @@ export const bridgeKind = declareKind<BridgeInputs, BridgeOutputs>({
     acceptForwarding: { type: bool(false), change: "update" },
     // Updates in place, unlike NatRule's: replacing a bridge takes every port out of it.
     firewall: firewallField("update"),
+    adopt: adoptField(),
   },
   outputs: ["firewallBackend"],
   snapshotRead: true,
@@ -140,12 +146,22 @@ export const bridgeKind = declareKind<BridgeInputs, BridgeOutputs>({
           },
         ]
       : [];
-    const link = { host: inputs.connection?.host, namespace, name, type: "bridge" };
+    const link = {
+      host: inputs.connection?.host,
+      namespace,
+      name,
+      type: "bridge",
+      mark: markFor(inputs, "Bridge"),
+    };
     const make = () => createLink(host, { ...link, settings: settings(inputs) }, rule);
     // An nft rule adds to our table: no delete may remove the table meanwhile.
     if (firewallBackend === "nftables") await withTableLock(host.name, namespace, make);
     else await make();
     return firewallBackend ? { ...inputs, firewallBackend } : inputs;
+  },
+
+  async mark(host, inputs, mark) {
+    await host.runOk(planLinkMark(inputs.namespace, inputs.name, mark));
   },
 
   async read(reader, _id, props) {
@@ -276,6 +292,15 @@ export interface BridgeArgs {
    * place (the rule moves to the backend asked for; the bridge stays).
    */
   firewall?: pulumi.Input<"auto" | "iptables" | "nftables">;
+  /**
+   * Take over a bridge of this name that exists already and carries no mark
+   * of ours (one made by hand or by netplan): its namespace must be the one given, its addresses, MTU, up and forwarding rule are converged (its ports stay), and it is
+   * marked as this resource's (its alias). Deleting the resource then deletes
+   * it; give the `retainOnDelete` resource option to keep it. One of another
+   * kind, or marked by another resource, is refused either way. False when
+   * omitted; turning it on or off later changes nothing.
+   */
+  adopt?: pulumi.Input<boolean>;
 }
 
 /**

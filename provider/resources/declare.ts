@@ -5,11 +5,13 @@
  * kind's `check` and `diff` and the props its program class registers are
  * derived from that declaration here, as pulumi-command derives them from its
  * struct tags; the kind file keeps only what is its own (plans, read, the
- * kernel's quirks). Pure: nothing here runs a command or loads the transport.
+ * kernel's quirks). Pure, but for a create that takes over an existing object
+ * ({@link takeOver}), which runs the kind's own read, mark and update.
  */
 
 import type { ValidationFailure } from "../errors";
-import type { HostReader } from "../host/reader";
+import { type HostReader, liveReader } from "../host/reader";
+import { ExistsError, markFor, ownershipOf } from "./owner";
 import type { Host } from "../transport";
 import {
   type BaseInputs,
@@ -218,6 +220,20 @@ export function firewallField(change: "replace" | "update"): Field {
 }
 
 /**
+ * The `adopt` input of the kinds that make a named object: true takes over an
+ * existing unmarked object of that name and kind (see owner.ts). Not
+ * compared: turning it on or off changes nothing on an object already made.
+ */
+export function adoptField(): Field {
+  return {
+    type: checked((value) =>
+      typeof value === "boolean" ? undefined : `must be true or false, got ${shown(value)}`,
+    ),
+    change: "none",
+  };
+}
+
+/**
  * An object of declared fields (a veth end, a check's endpoint). `required`
  * makes an omitted one a failure; otherwise `fallback` stands for it. `rule`
  * checks the object as a whole after its fields.
@@ -407,6 +423,12 @@ export interface KindDeclaration<I extends BaseInputs, O extends BaseInputs> {
   read(reader: HostReader, id: string, props: O): Promise<O | undefined>;
   update(host: Host, id: string, olds: O, news: I): Promise<O>;
   delete(host: Host, id: string, props: O): Promise<void>;
+  /**
+   * Writes the mark of ownership on an existing object that a create takes
+   * over (see owner.ts): its own after an interrupted create, or an unmarked
+   * one with `adopt: true`. A kind without it never takes anything over.
+   */
+  mark?(host: Host, inputs: I, mark: string): Promise<void>;
 }
 
 /** A declared kind: the {@link Kind} the runtime calls, with its declaration for the program side. */
@@ -431,9 +453,54 @@ export function declareKind<I extends BaseInputs, O extends BaseInputs>(
         stale?.(olds) ?? false,
       ),
     idOf: (inputs) => declaration.idOf(inputs),
-    create: (host, inputs, id) => declaration.create(host, inputs, id),
+    create: (host, inputs, id) =>
+      declaration.create(host, inputs, id).catch((e: unknown) => {
+        if (!(e instanceof ExistsError) || !declaration.mark) throw e;
+        return takeOver(declaration, host, inputs, id, e);
+      }),
     read: (reader, id, props) => declaration.read(reader, id, props),
     update: (host, id, olds, news) => declaration.update(host, id, olds, news),
     delete: (host, id, props) => declaration.delete(host, id, props),
   };
+}
+
+/**
+ * A create that found an object of its name and kind: taken over when it
+ * carries this resource's mark (an interrupted create of ours) or none and
+ * `adopt` is true; refused otherwise. What cannot change in place (a field
+ * declared `replace`) must already be as asked; what can is converged by the
+ * kind's own `update`, from the object as read.
+ */
+async function takeOver<I extends BaseInputs, O extends BaseInputs>(
+  declaration: KindDeclaration<I, O>,
+  host: Host,
+  inputs: I,
+  id: string,
+  found: ExistsError,
+): Promise<O> {
+  const mark = markFor(inputs, declaration.name);
+  const ownership = ownershipOf(found.mark, mark);
+  const adopt = (inputs as { adopt?: unknown }).adopt === true;
+  if (ownership === "other" || (ownership === "unmarked" && !adopt)) {
+    throw found.refused(ownership);
+  }
+  const seen = await declaration.read(liveReader(host), id, inputs as unknown as O);
+  if (!seen) {
+    throw new Error(
+      `on ${host.name}: ${found.what} already exists but does not read as this resource's kind of object (${declaration.name}); not taken over`,
+    );
+  }
+  const d = diffInputs(
+    declaration.fields,
+    seen as unknown as Record<string, unknown>,
+    inputs as unknown as Record<string, unknown>,
+    false,
+  );
+  if (d.replaces.length > 0) {
+    throw new Error(
+      `on ${host.name}: ${found.what} already exists, but its ${d.replaces.join(", ")} differ from this resource's and cannot change in place; not taken over`,
+    );
+  }
+  if (ownership === "unmarked") await declaration.mark!(host, inputs, mark);
+  return declaration.update(host, id, seen, inputs);
 }

@@ -17,6 +17,11 @@ export interface BaseInputs {
   readonly connection?: Record<string, unknown>;
   /** The resource's name in the stack: the prefix of auto-generated object names. */
   readonly resourceName?: string;
+  /**
+   * Who owns the objects it makes, `<project>/<stack>/<Kind>/<resource name>`,
+   * as the program computed it: their mark of ownership names it (owner.ts).
+   */
+  readonly owner?: string;
 }
 
 /** The result of `check`: normalised inputs, or what is wrong with them. */

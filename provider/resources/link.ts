@@ -20,6 +20,7 @@ import {
   parseLinkDetails,
 } from "../host/reader";
 import { throwIfStepFailed, transactional } from "./kind";
+import { ExistsError } from "./owner";
 
 /** The settings of one link that a resource manages. */
 export interface LinkSettings {
@@ -175,6 +176,13 @@ export function planLinkAdd(
   return ipArgv(namespace, "link", "add", ...linkAttrWords(attrs), "type", type, ...typeWords);
 }
 
+/**
+ * Marks a link as ours (owner.ts): its alias. Equivalent to: `ip [-n NS] link set dev NAME alias MARK`
+ */
+export function planLinkMark(namespace: string | undefined, name: string, mark: string): string[] {
+  return ipArgv(namespace, "link", "set", "dev", name, "alias", mark);
+}
+
 /** Equivalent to: `ip [-n NS] link del dev NAME` */
 export function planLinkDelete(namespace: string | undefined, name: string): string[] {
   return ipArgv(namespace, "link", "del", "dev", name);
@@ -199,6 +207,8 @@ export interface LinkSpec {
   readonly typeWords?: readonly string[];
   /** The settings it gets right after it is added. */
   readonly settings: LinkSettings;
+  /** Its mark of ownership (owner.ts), set as its alias in the same round trip as the add. */
+  readonly mark: string;
 }
 
 /** A step a kind adds to a link's create (a firewall rule), with what undoes it once it ran. */
@@ -225,11 +235,13 @@ export function assertReadBack(
 }
 
 /**
- * Creates a link in one round trip: add it, make it announce itself
- * ({@link planArpNotify}), apply its settings, run the kind's extra steps,
- * and read it back. Transactional: a failure part-way deletes the link (and
- * undoes the extra steps that ran) before it throws. A name already taken is
- * explained: by a link of the same type (not ours), or of another type.
+ * Creates a link in one round trip: add it, mark it ({@link planLinkMark}),
+ * make it announce itself ({@link planArpNotify}), apply its settings, run
+ * the kind's extra steps, and read it back. Transactional: a failure
+ * part-way deletes the link (and undoes the extra steps that ran) before it
+ * throws. A name already taken by a link of the same type throws an
+ * {@link ExistsError} with the mark found on it (declare.ts decides whether
+ * it is taken over); by a link of another type, an error that says so.
  */
 export async function createLink(
   host: Host,
@@ -240,10 +252,11 @@ export async function createLink(
   return transactional(async (undo) => {
     const mac = stableMac(link.host, namespace, name);
     const settings = planLinkChanges(namespace, name, FRESH_LINK, link.settings);
-    // Where the extra steps start: after the add, the announcement and the settings.
-    const first = 2 + settings.length;
+    // Where the extra steps start: after the add, the mark, the announcement and the settings.
+    const first = 3 + settings.length;
     const steps = [
       planLinkAdd(namespace, { name, mac, parent: link.parent }, type, link.typeWords),
+      planLinkMark(namespace, name, link.mark),
       planArpNotify(namespace, name),
       ...settings,
       ...extra.map((step) => step.argv),
@@ -258,9 +271,19 @@ export async function createLink(
     await throwIfStepFailed(host, steps, results, async (index, stderr) => {
       if (index !== 0 || !/File exists/.test(stderr)) return undefined;
       const existing = await observeLink(host, namespace, name);
-      return existing?.kind === type
-        ? `${stderr.trim()}: ${type} "${name}" already exists and is not managed by this stack`
-        : `${stderr.trim()}: "${name}" already exists but is not a ${type} (it is a ${existing?.kind ?? "plain"} link)`;
+      if (existing?.kind === type) {
+        const r = results[0]!;
+        throw new ExistsError(
+          host.name,
+          steps[0]!,
+          r.exitCode,
+          r.stdout,
+          r.stderr,
+          `${type} "${name}"`,
+          existing.alias,
+        );
+      }
+      return `${stderr.trim()}: "${name}" already exists but is not a ${type} (it is a ${existing?.kind ?? "plain"} link)`;
     });
     const seen = parseLinkDetails(results[results.length - 1]!.stdout);
     assertReadBack(host, seen, type, `"${name}" was created but`);

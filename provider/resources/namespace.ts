@@ -8,7 +8,16 @@ import { LinuxnetResource } from "./program";
 import { CommandError } from "../errors";
 import { ipArgv, listNamespaces } from "../host/ip";
 import { type BaseInputs, throwIfStepFailed } from "./kind";
-import { bool, connection, declareKind, generatedName } from "./declare";
+import { adoptField, bool, connection, declareKind, generatedName } from "./declare";
+import {
+  ExistsError,
+  markFor,
+  namespaceRecord,
+  parseRecord,
+  planRecordRead,
+  planRecordRemove,
+  planRecordWrite,
+} from "./owner";
 import { namespaceNameProblem } from "./validate";
 
 /** Inputs of a Namespace, as the provider sees them. */
@@ -19,20 +28,25 @@ export interface NamespaceInputs extends BaseInputs {
   readonly autoNamed?: boolean;
   /** Bring `lo` up inside, as a container runtime does; true. */
   readonly loopbackUp?: boolean;
+  /** Take over an existing unmarked namespace of this name. */
+  readonly adopt?: boolean;
 }
 
 /** Outputs of a Namespace: its inputs as the host has them. */
 export type NamespaceOutputs = NamespaceInputs;
 
 /**
- * Creates the namespace. `ip netns add` sets up the `/run/netns` mount on first
- * use, and two first uses at once race (Debian bug 949235), so the directory is
- * made first. Equivalent to: `mkdir -p /run/netns && ip netns add NAME`
+ * Creates the namespace and its record of ownership (owner.ts), in one round
+ * trip so that an interrupted create leaves a marked namespace. `ip netns
+ * add` sets up the `/run/netns` mount on first use, and two first uses at
+ * once race (Debian bug 949235), so the directory is made first.
+ * Equivalent to: `mkdir -p /run/netns && ip netns add NAME && echo MARK > /run/linuxnet/netns/NAME`
  */
-export function planNamespaceCreate(inputs: NamespaceInputs): string[][] {
+export function planNamespaceCreate(inputs: NamespaceInputs, mark: string): string[][] {
   const steps = [
     ["mkdir", "-p", "/run/netns"],
     ["ip", "netns", "add", inputs.name],
+    planRecordWrite(namespaceRecord(inputs.name), mark),
   ];
   if (inputs.loopbackUp !== false) steps.push(ipArgv(inputs.name, "link", "set", "lo", "up"));
   return steps;
@@ -54,6 +68,7 @@ export const namespaceKind = declareKind<NamespaceInputs, NamespaceOutputs>({
       change: "replace",
     },
     loopbackUp: { type: bool(true), change: "update" },
+    adopt: adoptField(),
   },
   snapshotRead: true,
   deleteBeforeReplace: { keeps: ["name"] },
@@ -61,26 +76,43 @@ export const namespaceKind = declareKind<NamespaceInputs, NamespaceOutputs>({
   idOf: (inputs) => inputs.name,
 
   async create(host, inputs) {
-    // One round trip: mkdir, add, lo up.
-    const steps = planNamespaceCreate(inputs);
+    // One round trip: mkdir, add, the record, lo up.
+    const steps = planNamespaceCreate(inputs, markFor(inputs, "Namespace"));
     const results = await host.runSteps(steps);
     const added = results.length > 1 && results[1]!.exitCode === 0;
     try {
-      await throwIfStepFailed(host, steps, results, async (index, stderr) =>
-        index === 1 && /File exists/.test(stderr)
-          ? `${stderr.trim()} (namespace "${inputs.name}" already exists and is not managed by this stack; choose another name or delete it first)`
-          : undefined,
-      );
+      const failed = results.findIndex((r) => r.exitCode !== 0);
+      if (failed === 1 && /File exists/.test(results[1]!.stderr)) {
+        const record = await host.run(planRecordRead(namespaceRecord(inputs.name)));
+        const r = results[1]!;
+        throw new ExistsError(
+          host.name,
+          steps[1]!,
+          r.exitCode,
+          r.stdout,
+          r.stderr,
+          `namespace "${inputs.name}"`,
+          parseRecord(record.stdout, record.exitCode),
+        );
+      }
+      await throwIfStepFailed(host, steps, results);
       if (!(await listNamespaces(host)).includes(inputs.name)) {
         throw new Error(
           `on ${host.name}: namespace "${inputs.name}" was added but is not listed by "ip netns list"`,
         );
       }
     } catch (e) {
-      if (added) await host.run(planNamespaceDelete(inputs.name));
+      if (added) {
+        await host.run(planNamespaceDelete(inputs.name));
+        await host.run(planRecordRemove(namespaceRecord(inputs.name)));
+      }
       throw e;
     }
     return inputs;
+  },
+
+  async mark(host, inputs, mark) {
+    await host.runOk(planRecordWrite(namespaceRecord(inputs.name), mark));
   },
 
   async read(reader, _id, props) {
@@ -97,17 +129,13 @@ export const namespaceKind = declareKind<NamespaceInputs, NamespaceOutputs>({
   },
 
   async delete(host, _id, props) {
-    const r = await host.run(planNamespaceDelete(props.name));
+    const argv = planNamespaceDelete(props.name);
+    const r = await host.run(argv);
     // Already gone is success: delete can be called again after a partial failure.
     if (r.exitCode !== 0 && !/No such file or directory/.test(r.stderr)) {
-      throw new CommandError(
-        host.name,
-        planNamespaceDelete(props.name),
-        r.exitCode,
-        r.stdout,
-        r.stderr,
-      );
+      throw new CommandError(host.name, argv, r.exitCode, r.stdout, r.stderr);
     }
+    await host.runOk(planRecordRemove(namespaceRecord(props.name)));
   },
 });
 
@@ -132,6 +160,15 @@ export interface NamespaceArgs {
    * omitted. Updates in place: `false`.
    */
   loopbackUp?: pulumi.Input<boolean>;
+  /**
+   * Take over a namespace of this name that exists already and carries no
+   * mark of ours (one made by hand or by netplan): its `lo` is converged and
+   * it is marked as this resource's. Deleting the resource then deletes the
+   * namespace; give the `retainOnDelete` resource option to keep it. A
+   * namespace marked by another resource is refused either way. False when
+   * omitted; turning it on or off later changes nothing.
+   */
+  adopt?: pulumi.Input<boolean>;
 }
 
 /**

@@ -7,6 +7,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { typeTokenOf } from "./type-token";
 import type { ConnectionArgs } from "../transport/connection";
 import type { Fields } from "./declare";
+import { ownerOf } from "./owner";
 
 /**
  * The module every resource's stored provider loads, by package name. It is
@@ -87,6 +88,8 @@ export abstract class LinuxnetResource extends pulumi.CustomResource {
     const props: Record<string, unknown> = {
       connection: connectionInput(given.connection as pulumi.Input<ConnectionArgs> | undefined),
       resourceName: name,
+      // What its objects' mark of ownership names: two stacks with one resource name differ.
+      owner: ownerOf(pulumi.getProject(), pulumi.getStack(), type, name),
     };
     for (const [key, field] of Object.entries(fields)) {
       if (key === "connection") continue;

@@ -12,7 +12,17 @@ import type { Host } from "../transport";
 import { liveReader } from "../host/reader";
 import { ipArgv } from "../host/ip";
 import { type BaseInputs, throwIfStepFailed, transactional } from "./kind";
-import { type FieldType, checked, connection, declareKind, integer } from "./declare";
+import { type FieldType, adoptField, checked, connection, declareKind, integer } from "./declare";
+import {
+  ExistsError,
+  ROUTE_PROTOCOL,
+  markFor,
+  parseRecord,
+  planRecordRead,
+  planRecordRemove,
+  planRecordWrite,
+  routeRecord,
+} from "./owner";
 import {
   interfaceNameProblem,
   isUnknown,
@@ -36,6 +46,8 @@ export interface RouteInputs extends BaseInputs {
   readonly metric?: number;
   /** The routing table; `main`. */
   readonly table?: string;
+  /** Take over an existing unmarked route of this destination, table and metric. */
+  readonly adopt?: boolean;
 }
 
 /** Outputs of a Route. */
@@ -47,6 +59,7 @@ interface RouteState {
   readonly gateway?: string;
   readonly dev?: string;
   readonly metric?: number;
+  readonly protocol?: string;
 }
 
 /** The words that name a route in the kernel: destination, table and metric. */
@@ -58,18 +71,43 @@ function selector(r: RouteInputs): string[] {
   ];
 }
 
+/** The next hop, and our protocol number: the route's mark of ownership (owner.ts). */
 function nexthop(r: RouteInputs): string[] {
-  return [...(r.via ? ["via", r.via] : []), ...(r.device ? ["dev", r.device] : [])];
+  return [
+    ...(r.via ? ["via", r.via] : []),
+    ...(r.device ? ["dev", r.device] : []),
+    "proto",
+    String(ROUTE_PROTOCOL),
+  ];
 }
 
-/** Equivalent to: `ip [-n NS] route add DEST [table T] [metric M] [via GW] [dev DEV]` */
+/** Equivalent to: `ip [-n NS] route add DEST [table T] [metric M] [via GW] [dev DEV] proto 76` */
 export function planRouteAdd(r: RouteInputs): string[] {
   return ipArgv(r.namespace, "route", "add", ...selector(r), ...nexthop(r));
 }
 
-/** Equivalent to: `ip [-n NS] route replace DEST [table T] [metric M] [via GW] [dev DEV]` */
+/** Equivalent to: `ip [-n NS] route replace DEST [table T] [metric M] [via GW] [dev DEV] proto 76` */
 export function planRouteReplace(r: RouteInputs): string[] {
   return ipArgv(r.namespace, "route", "replace", ...selector(r), ...nexthop(r));
+}
+
+/**
+ * What a route's record says of it after its mark, for the orphans command:
+ * its namespace (`-` for the host's), table, destination and metric.
+ */
+export function routeRecordLines(r: RouteInputs): string[] {
+  return [
+    r.namespace ?? "-",
+    r.table ?? "main",
+    r.destination,
+    String(r.metric ?? defaultMetric(r)),
+    isIpv6(r) ? "inet6" : "inet",
+  ];
+}
+
+/** The record that names a route's resource (a route cannot carry a name): see owner.ts. */
+export function routeRecordOf(r: RouteInputs): string {
+  return routeRecord(r.namespace, r.table ?? "main", r.destination, r.metric ?? defaultMetric(r));
 }
 
 /**
@@ -206,6 +244,7 @@ export const routeKind = declareKind<RouteInputs, RouteOutputs>({
     },
     metric: { type: integer(0, MAX_METRIC), change: "replace" },
     table: { type: checked(tableProblem), change: "replace", absentIs: "main" },
+    adopt: adoptField(),
   },
   // The kernel holds one route per (table, destination, metric): the old one must go first.
   snapshotRead: true,
@@ -216,14 +255,41 @@ export const routeKind = declareKind<RouteInputs, RouteOutputs>({
 
   async create(host, inputs) {
     return transactional(async (undo) => {
-      const add = planRouteAdd(inputs);
-      const results = await host.runSteps([add]);
-      await throwIfStepFailed(host, [add], results, async (_index, stderr) =>
-        /File exists/.test(stderr)
-          ? `${stderr.trim()}: a route to ${inputs.destination} with this metric already exists and is not managed by this stack`
-          : undefined,
-      );
-      undo(() => host.run(planRouteDelete(inputs, { gateway: inputs.via, dev: inputs.device })));
+      // One round trip: the route, with our protocol, and the record that names its resource.
+      const steps = [
+        planRouteAdd(inputs),
+        planRecordWrite(
+          routeRecordOf(inputs),
+          markFor(inputs, "Route"),
+          ...routeRecordLines(inputs),
+        ),
+      ];
+      const results = await host.runSteps(steps);
+      if (results[0]?.exitCode === 0) {
+        undo(async () => {
+          await host.run(planRouteDelete(inputs, { gateway: inputs.via, dev: inputs.device }));
+          await host.run(planRecordRemove(routeRecordOf(inputs)));
+        });
+      }
+      await throwIfStepFailed(host, steps, results, async (index, stderr) => {
+        if (index !== 0 || !/File exists/.test(stderr)) return undefined;
+        const found = await readRoute(host, inputs);
+        // Ours only when it has our protocol and the record names a resource.
+        const record =
+          found?.protocol === String(ROUTE_PROTOCOL)
+            ? await host.run(planRecordRead(routeRecordOf(inputs)))
+            : undefined;
+        const r = results[0]!;
+        throw new ExistsError(
+          host.name,
+          steps[0]!,
+          r.exitCode,
+          r.stdout,
+          r.stderr,
+          `a route to ${inputs.destination} with this metric`,
+          record && parseRecord(record.stdout, record.exitCode),
+        );
+      });
       if (!(await readRoute(host, inputs))) {
         throw new Error(
           `on ${host.name}: the route to ${inputs.destination} was added but does not read back`,
@@ -231,6 +297,11 @@ export const routeKind = declareKind<RouteInputs, RouteOutputs>({
       }
       return inputs;
     });
+  },
+
+  async mark(host, inputs, mark) {
+    // The protocol comes with the update's `ip route replace`.
+    await host.runOk(planRecordWrite(routeRecordOf(inputs), mark, ...routeRecordLines(inputs)));
   },
 
   async read(reader, _id, props) {
@@ -258,12 +329,14 @@ export const routeKind = declareKind<RouteInputs, RouteOutputs>({
     // Gone already (or with its namespace or device) is success, and then nothing may be deleted:
     // another route to the same destination is not ours.
     const found = await readRoute(host, props);
-    if (!found) return;
-    const argv = planRouteDelete(props, found);
-    const r = await host.run(argv);
-    if (r.exitCode !== 0 && !/No such process|Cannot find device/.test(r.stderr)) {
-      throw new CommandError(host.name, argv, r.exitCode, r.stdout, r.stderr);
+    if (found) {
+      const argv = planRouteDelete(props, found);
+      const r = await host.run(argv);
+      if (r.exitCode !== 0 && !/No such process|Cannot find device/.test(r.stderr)) {
+        throw new CommandError(host.name, argv, r.exitCode, r.stdout, r.stderr);
+      }
     }
+    await host.runOk(planRecordRemove(routeRecordOf(props)));
   },
 });
 
@@ -313,6 +386,16 @@ export interface RouteArgs {
    * are the same). Changing it replaces the route.
    */
   table?: pulumi.Input<string>;
+  /**
+   * Take over a route of this destination, table and metric that exists
+   * already and is not ours (one a DHCP client or an admin added): its next
+   * hop is converged and it gets our protocol number (76) and a record under
+   * `/run/linuxnet/route` naming this resource. Deleting the resource then
+   * deletes the route; give the `retainOnDelete` resource option to keep it.
+   * A route marked by another resource is refused either way. False when
+   * omitted; turning it on or off later changes nothing.
+   */
+  adopt?: pulumi.Input<boolean>;
 }
 
 /**

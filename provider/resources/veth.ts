@@ -13,6 +13,7 @@ import {
   type Field,
   addressList,
   bool,
+  adoptField,
   checked,
   connection,
   declareKind,
@@ -31,10 +32,13 @@ import {
   planArpNotify,
   planLinkAdd,
   planLinkChanges,
+  planLinkMark,
+  observeLink,
   readLink,
   stableMac,
   updateLink,
 } from "./link";
+import { ExistsError, markFor } from "./owner";
 import {
   type Checker,
   MAX_INTERFACE_NAME_BYTES,
@@ -69,6 +73,8 @@ export interface VethInputs extends BaseInputs {
   readonly b: VethEnd;
   /** MTU of both ends (a veth pair should agree on it). */
   readonly mtu?: number;
+  /** Take over an existing unmarked pair of these names. */
+  readonly adopt?: boolean;
 }
 
 /** Outputs of a VethPair. */
@@ -148,6 +154,7 @@ export const vethKind = declareKind<VethInputs, VethOutputs>({
     a: end("a"),
     b: { ...end("b"), rule: endsApart },
     mtu: { type: checked(mtuProblem), change: "update" },
+    adopt: adoptField(),
   },
   // A replacement in which either end keeps its name must delete the old pair first.
   snapshotRead: true,
@@ -160,9 +167,12 @@ export const vethKind = declareKind<VethInputs, VethOutputs>({
     return transactional(async (undo) => {
       // An end with addresses comes up last: its gratuitous ARP then finds its peer up and on its bridge.
       const order = a.addresses.length > 0 || b.addresses.length === 0 ? [b, a] : [a, b];
-      // One round trip: the pair, each end's announcement and settings, and both read back.
+      // One round trip: the pair, both ends marked, each end's announcement and settings, and both read back.
+      const mark = markFor(inputs, "VethPair");
       const steps = [
         planVethAdd(inputs),
+        planLinkMark(a.namespace, a.name, mark),
+        planLinkMark(b.namespace, b.name, mark),
         ...order.flatMap((end) => [
           planArpNotify(end.namespace, end.name),
           ...planLinkChanges(end.namespace, end.name, FRESH_LINK, endSettings(end, undefined)),
@@ -173,16 +183,36 @@ export const vethKind = declareKind<VethInputs, VethOutputs>({
       const results = await host.runSteps(steps);
       // Deleting one end deletes the pair.
       if (results[0]?.exitCode === 0) undo(() => deleteLink(host, a.namespace, a.name));
-      await throwIfStepFailed(host, steps, results, async (index, stderr) =>
-        index === 0 && /File exists/.test(stderr)
-          ? `${stderr.trim()}: "${a.name}" or "${b.name}" already exists and is not managed by this stack`
-          : undefined,
-      );
+      await throwIfStepFailed(host, steps, results, async (index, stderr) => {
+        if (index !== 0 || !/File exists/.test(stderr)) return undefined;
+        // Either end's name may be the one taken; a veth of that name may be ours, to take over.
+        const seen =
+          (await observeLink(host, a.namespace, a.name)) ??
+          (await observeLink(host, b.namespace, b.name));
+        if (seen?.kind !== "veth") {
+          return `${stderr.trim()}: "${a.name}" or "${b.name}" already exists and is not a veth (it is a ${seen?.kind ?? "plain"} link)`;
+        }
+        const r = results[0]!;
+        throw new ExistsError(
+          host.name,
+          steps[0]!,
+          r.exitCode,
+          r.stdout,
+          r.stderr,
+          `veth "${a.name}" or "${b.name}"`,
+          seen.alias,
+        );
+      });
       const readBack = results.slice(-2).map((r) => parseLinkDetails(r.stdout));
       assertReadBack(host, readBack[0], "veth", `end a "${a.name}"`);
       assertReadBack(host, readBack[1], "veth", `end b "${b.name}"`);
       return inputs;
     });
+  },
+
+  async mark(host, inputs, mark) {
+    await host.runOk(planLinkMark(inputs.a.namespace, inputs.a.name, mark));
+    await host.runOk(planLinkMark(inputs.b.namespace, inputs.b.name, mark));
   },
 
   async read(reader, _id, props) {
@@ -286,6 +316,16 @@ export interface VethPairArgs {
    * in place; removing it leaves the MTU as it is.
    */
   mtu?: pulumi.Input<number>;
+  /**
+   * Take over a veth pair of these names that exists already and carries no
+   * mark of ours: each end's namespace must be the one given; addresses,
+   * bridge, up and MTU are converged, and both ends are marked as this
+   * resource's (their alias). Deleting the resource then deletes the pair;
+   * give the `retainOnDelete` resource option to keep it. A link of another
+   * kind, or one marked by another resource, is refused either way. False
+   * when omitted; turning it on or off later changes nothing.
+   */
+  adopt?: pulumi.Input<boolean>;
 }
 
 /**

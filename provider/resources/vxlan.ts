@@ -19,6 +19,7 @@ import {
   addressList,
   checked,
   connection,
+  adoptField,
   declareKind,
   generatedName,
   integer,
@@ -27,6 +28,7 @@ import {
   type LinkSettings,
   createLink,
   deleteLink,
+  planLinkMark,
   inOrderOf,
   linkId,
   managedView,
@@ -34,6 +36,7 @@ import {
   runPlan,
   updateLink,
 } from "./link";
+import { markFor } from "./owner";
 import {
   type Checker,
   MAX_INTERFACE_NAME_BYTES,
@@ -84,6 +87,8 @@ export interface VxlanInputs extends BaseInputs {
   readonly namespace?: string;
   readonly mtu?: number;
   readonly addresses: string[];
+  /** Take over an existing unmarked object of this name. */
+  readonly adopt?: boolean;
 }
 
 /** Outputs of a Vxlan: its inputs, and the MTU it has. */
@@ -333,6 +338,7 @@ export const vxlanKind = declareKind<VxlanInputs, VxlanOutputs>({
     namespace: { type: checked(namespaceNameProblem), change: "replace" },
     mtu: { type: checked(mtuProblem), change: "update" },
     addresses: { type: addressList(), change: "update" },
+    adopt: adoptField(),
   },
   outputs: ["effectiveMtu"],
   snapshotRead: true,
@@ -363,11 +369,16 @@ export const vxlanKind = declareKind<VxlanInputs, VxlanOutputs>({
         name,
         type: "vxlan",
         typeWords: vxlanTypeWords(inputs),
+        mark: markFor(inputs, "Vxlan"),
         settings: settings(inputs, mtu),
       },
       remotes,
     );
     return { ...inputs, effectiveMtu: seen.mtu };
+  },
+
+  async mark(host, inputs, mark) {
+    await host.runOk(planLinkMark(inputs.namespace, inputs.name, mark));
   },
 
   async read(reader, _id, props) {
@@ -485,6 +496,15 @@ export interface VxlanArgs {
    * without a bridge). None when omitted. Updates in place.
    */
   addresses?: pulumi.Input<pulumi.Input<string>[]>;
+  /**
+   * Take over a VXLAN device of this name that exists already and carries no mark
+   * of ours (one made by hand or by netplan): its VNI, port, local, group and device must be as given (they cannot change), its remotes, MTU, addresses and bridge are converged, and it is
+   * marked as this resource's (its alias). Deleting the resource then deletes
+   * it; give the `retainOnDelete` resource option to keep it. One of another
+   * kind, or marked by another resource, is refused either way. False when
+   * omitted; turning it on or off later changes nothing.
+   */
+  adopt?: pulumi.Input<boolean>;
 }
 
 /**

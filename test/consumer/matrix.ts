@@ -238,6 +238,10 @@ export function matrix(): Configuration[] {
     decls: [ns(`${p}ns`, { loopbackUp: true })],
     expect: [{ loopback: `${p}ns`, up: true }],
   }));
+  add("namespace, adopt true with nothing there to adopt (made as usual)", (p) => ({
+    decls: [ns(`${p}ns`, { adopt: true })],
+    expect: [{ namespace: `${p}ns` }, { loopback: `${p}ns`, up: true }],
+  }));
   add("namespace, auto-named", (p) => ({
     decls: [{ kind: "Namespace", name: `${p}ns`, args: {} }],
     names: { [`${p}ns`]: code(`${p}ns.name`) },
@@ -295,6 +299,7 @@ export function matrix(): Configuration[] {
           mtu: 1500,
           up: true,
           acceptForwarding: false,
+          adopt: false,
         },
       },
     ],
@@ -361,6 +366,19 @@ export function matrix(): Configuration[] {
   add("veth, both ends on the host, no addresses", (p) => ({
     decls: [
       { kind: "VethPair", name: `${p}v`, args: { a: { name: `${p}a` }, b: { name: `${p}b` } } },
+    ],
+    expect: [
+      { link: `${p}a`, type: "veth", up: true, addresses: [] },
+      { link: `${p}b`, type: "veth", up: true, addresses: [] },
+    ],
+  }));
+  add("veth, adopt true with nothing there to adopt", (p) => ({
+    decls: [
+      {
+        kind: "VethPair",
+        name: `${p}v`,
+        args: { a: { name: `${p}a` }, b: { name: `${p}b` }, adopt: true },
+      },
     ],
     expect: [
       { link: `${p}a`, type: "veth", up: true, addresses: [] },
@@ -526,6 +544,11 @@ export function matrix(): Configuration[] {
   add("route, gateway and device", (p, i) =>
     routed(p, i, { destination: `10.101.${i}.0/24`, via: `10.100.${i}.1`, device: `${p}a` }, [
       { route: `10.101.${i}.0/24`, family: 4, gateway: `10.100.${i}.1`, dev: `${p}a` },
+    ]),
+  );
+  add("route, adopt true with nothing there to adopt", (p, i) =>
+    routed(p, i, { destination: `10.101.${i}.0/24`, via: `10.100.${i}.1`, adopt: true }, [
+      { route: `10.101.${i}.0/24`, family: 4, gateway: `10.100.${i}.1` },
     ]),
   );
   add("route, with a metric", (p, i) =>
@@ -931,6 +954,7 @@ export function matrix(): Configuration[] {
           port: 4789,
           mtu: 1400,
           addresses: [v4(i, 1)],
+          adopt: false,
         },
       },
     ],

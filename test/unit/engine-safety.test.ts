@@ -57,7 +57,7 @@ const TIMEOUT = Math.max(5_000, RUNS * 20);
 
 /** The input fields each kind takes: a failure must name one of them (or a path inside one). */
 const FIELDS: Record<KindName, readonly string[]> = {
-  Namespace: ["connection", "resourceName", "name", "loopbackUp"],
+  Namespace: ["connection", "resourceName", "name", "loopbackUp", "adopt"],
   Bridge: [
     "connection",
     "resourceName",
@@ -68,8 +68,9 @@ const FIELDS: Record<KindName, readonly string[]> = {
     "up",
     "acceptForwarding",
     "firewall",
+    "adopt",
   ],
-  VethPair: ["connection", "resourceName", "a", "b", "mtu"],
+  VethPair: ["connection", "resourceName", "a", "b", "mtu", "adopt"],
   Route: [
     "connection",
     "resourceName",
@@ -79,6 +80,7 @@ const FIELDS: Record<KindName, readonly string[]> = {
     "device",
     "metric",
     "table",
+    "adopt",
   ],
   NatRule: [
     "connection",
@@ -117,6 +119,7 @@ const FIELDS: Record<KindName, readonly string[]> = {
     "namespace",
     "mtu",
     "addresses",
+    "adopt",
   ],
   LinkShaping: [
     "connection",
@@ -286,7 +289,10 @@ const targetAddress = fc
 
 /** Valid inputs for each kind, every optional field present in some and absent in others. */
 const VALID: Record<KindName, fc.Arbitrary<Props>> = {
-  Namespace: fc.record({ name: nsName, loopbackUp: fc.boolean() }, { requiredKeys: [] }),
+  Namespace: fc.record(
+    { name: nsName, loopbackUp: fc.boolean(), adopt: fc.boolean() },
+    { requiredKeys: [] },
+  ),
   Bridge: fc.record(
     {
       name: ifName,
@@ -296,12 +302,18 @@ const VALID: Record<KindName, fc.Arbitrary<Props>> = {
       up: fc.boolean(),
       acceptForwarding: fc.boolean(),
       firewall: firewallChoice,
+      adopt: fc.boolean(),
     },
     { requiredKeys: [] },
   ),
   VethPair: fc
     .record(
-      { a: vethEnd, b: vethEnd, mtu: fc.integer({ min: 68, max: 65535 }) },
+      {
+        a: vethEnd,
+        b: vethEnd,
+        mtu: fc.integer({ min: 68, max: 65535 }),
+        adopt: fc.boolean(),
+      },
       { requiredKeys: ["a", "b"] },
     )
     .filter(
@@ -329,6 +341,7 @@ const VALID: Record<KindName, fc.Arbitrary<Props>> = {
             fc.integer({ min: 1, max: 252 }).map(String),
             fc.bigInt(256n, 4294967295n).map(String),
           ),
+          adopt: fc.boolean(),
         },
         { requiredKeys: [] },
       ),
@@ -411,6 +424,7 @@ const VALID: Record<KindName, fc.Arbitrary<Props>> = {
           namespace: nsName,
           mtu: fc.integer({ min: 68, max: 65535 }),
           addresses: addressList,
+          adopt: fc.boolean(),
         },
         { requiredKeys: ["vni"] },
       ),

@@ -195,7 +195,7 @@ describe("Route", () => {
       expectUserError(
         error,
         ctx.h,
-        `ip -n ${NS} route replace 10.85.0.0/16 via 10.99.0.1`,
+        `ip -n ${NS} route replace 10.85.0.0/16 via 10.99.0.1 proto 76`,
         "Nexthop has invalid gateway",
       );
       expect(await routesTo(ctx.h, NS, "10.85.0.0/16")).toMatchObject([{ gateway: "10.70.0.254" }]);
@@ -291,19 +291,19 @@ describe("Route", () => {
       {
         label: "gateway is unreachable",
         args: { namespace: NS, destination: "10.90.0.0/16", via: "10.99.0.1" },
-        command: `ip -n ${NS} route add 10.90.0.0/16 via 10.99.0.1`,
+        command: `ip -n ${NS} route add 10.90.0.0/16 via 10.99.0.1 proto 76`,
         words: "Nexthop has invalid gateway",
       },
       {
         label: "device does not exist",
         args: { namespace: NS, destination: "10.90.0.0/16", device: "no-such-dev" },
-        command: `ip -n ${NS} route add 10.90.0.0/16 dev no-such-dev`,
+        command: `ip -n ${NS} route add 10.90.0.0/16 dev no-such-dev proto 76`,
         words: 'Cannot find device "no-such-dev"',
       },
       {
         label: "namespace does not exist",
         args: { namespace: "ns-ghost", destination: "10.90.0.0/16", via: "10.70.0.254" },
-        command: "ip -n ns-ghost route add 10.90.0.0/16 via 10.70.0.254",
+        command: "ip -n ns-ghost route add 10.90.0.0/16 via 10.70.0.254 proto 76",
         words: 'Cannot open network namespace "ns-ghost"',
       },
     ]),
@@ -329,7 +329,7 @@ describe("Route", () => {
       expectUserError(
         error,
         ctx.h,
-        `ip -n ${NS} route add 10.91.0.0/16 via 10.70.0.254`,
+        `ip -n ${NS} route add 10.91.0.0/16 via 10.70.0.254 proto 76`,
         "File exists",
       );
       expect(error.message).toMatch(/already exists and is not managed by this stack/);

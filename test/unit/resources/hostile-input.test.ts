@@ -181,6 +181,12 @@ const ROWS: Row[] = [
     set: { loopbackUp: "yes" },
     property: "loopbackUp",
   },
+  // adopt: a take-over of what someone else made is never implied by a truthy value.
+  ...(["Namespace", "Bridge", "VethPair", "Route", "Vxlan"] as const).flatMap((kind) => [
+    { label: `${kind} adopt as a string`, kind, set: { adopt: "true" }, property: "adopt" },
+    { label: `${kind} adopt as a number`, kind, set: { adopt: 1 }, property: "adopt" },
+    { label: `${kind} adopt as null`, kind, set: { adopt: null }, property: "adopt" },
+  ]),
   // Bridge
   { label: "a bridge name of 16 bytes", kind: "Bridge", set: { name: SIXTEEN }, property: "name" },
   { label: "an empty bridge name", kind: "Bridge", set: { name: "" }, property: "name" },

@@ -233,6 +233,7 @@ describe("the link factory", () => {
     type: "vxlan",
     typeWords: ["id", "42"],
     settings: { addresses: [], up: true },
+    mark: "linuxnet:p/s/Vxlan/vx",
   };
 
   it("adds, announces, applies the settings and reads back, with the type's own data", async () => {
@@ -241,6 +242,8 @@ describe("the link factory", () => {
     );
     const seen = await createLink(host, spec);
     expect(ran[0]).toMatch(/^ip -n ns1 link add name vx0 address \S+ type vxlan id 42$/);
+    // Marked in the same round trip, so an interrupted create leaves a marked link.
+    expect(ran[1]).toBe("ip -n ns1 link set dev vx0 alias linuxnet:p/s/Vxlan/vx");
     expect(ran.at(-1)).toBe("ip -n ns1 -json -details addr show dev vx0");
     // The type's settings, without its running timers.
     expect(seen.data).toEqual({ id: 42 });

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { planRecordWrite } from "../../../provider/resources/owner";
 import {
   type NamespaceInputs,
   namespaceKind,
@@ -137,19 +138,21 @@ describe("namespaceKind.diff", () => {
 });
 
 describe("planNamespaceCreate", () => {
-  it("makes /run/netns first, adds the namespace and brings lo up", () => {
-    expect(planNamespaceCreate(inputs())).toEqual([
+  const record = planRecordWrite("/run/linuxnet/netns/ns-blue", "linuxnet:p/s/Namespace/blue");
+
+  it("makes /run/netns first, adds the namespace, writes its record of ownership and brings lo up", () => {
+    expect(planNamespaceCreate(inputs(), "linuxnet:p/s/Namespace/blue")).toEqual([
       ["mkdir", "-p", "/run/netns"],
       ["ip", "netns", "add", "ns-blue"],
+      record,
       ["ip", "-n", "ns-blue", "link", "set", "lo", "up"],
     ]);
   });
 
   it("leaves lo alone when loopbackUp is false", () => {
-    expect(planNamespaceCreate(inputs({ loopbackUp: false }))).toEqual([
-      ["mkdir", "-p", "/run/netns"],
-      ["ip", "netns", "add", "ns-blue"],
-    ]);
+    expect(
+      planNamespaceCreate(inputs({ loopbackUp: false }), "linuxnet:p/s/Namespace/blue"),
+    ).toEqual([["mkdir", "-p", "/run/netns"], ["ip", "netns", "add", "ns-blue"], record]);
   });
 });
 
