@@ -134,6 +134,13 @@ describe("ConnectivityCheck with to.connection", () => {
     await driver.delete(res);
   });
 
+  it("checks a path from h1 itself to the other host's own address", async () => {
+    const res = await driver.create({ to: { address: far.address, connection: farConnection() } });
+    expect(res.outs.healthy).toBe(true);
+    expect(String(res.outs.summary)).toMatch(/healthy/);
+    await driver.delete(res);
+  });
+
   it("without to.connection, the check on h1 alone cannot see that far routes the replies back", async () => {
     // The difference to.connection makes: h1 alone asks for NAT, as the replies' way back is out of its sight.
     const error = await driver.createFails({ from: args().from, to: { address: "10.72.0.1" } });
