@@ -4,12 +4,16 @@
  * veth; lab host "far" a server namespace behind its own; each routes the
  * other's network to the other over the lab fabric. The check, driven as the
  * engine drives it (check, create, read, diff, update), passes on the healthy
- * path, and a fault on "far" fails it naming that host's check first.
+ * path, and a fault on "far" fails it naming that host's check first. Then
+ * one L2 segment over VXLAN between the two: diagnoseAcross follows it into
+ * far's VXLAN device and bridge, and names a far bridge port down first.
  */
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Lab, type LabHost, startLab } from "../../lab/labhost";
-import { closeAllSessions, transportStats } from "../../provider/transport";
+import { type Host, closeAllSessions, hostFor, transportStats } from "../../provider/transport";
+import { resolveConnection } from "../../provider/transport/connection";
+import { type DoctorReport, diagnoseAcross, formatReport } from "../../provider/doctor";
 import { requireRoot } from "../support/lab";
 import { Driver, type LabContext } from "./support";
 
@@ -145,5 +149,77 @@ describe("ConnectivityCheck with to.connection", () => {
     // The difference to.connection makes: h1 alone asks for NAT, as the replies' way back is out of its sight.
     const error = await driver.createFails({ from: args().from, to: { address: "10.72.0.1" } });
     expect(error.message).toMatch(/✗ nat\.masquerade/);
+  });
+});
+
+/** h1 and far each: bridge br-xa with VXLAN vx-xa (VNI 4242) to the other, and a namespace on it. */
+describe("diagnoseAcross through a VXLAN segment", () => {
+  let hosts: Host[];
+  const hostOf = (h: LabHost) => {
+    const { connection } = resolveConnection({
+      host: h.address,
+      privateKey: h.privateKey,
+      hostKey: h.hostKey,
+    });
+    return hostFor(connection!);
+  };
+  const segment = (ns: string, hostEnd: string, nsEnd: string, address: string, remote: string) => [
+    ["ip", "link", "add", "br-xa", "type", "bridge"],
+    ["ip", "link", "set", "br-xa", "up"],
+    ["ip", "link", "add", "vx-xa", "type", "vxlan", "id", "4242", "dstport", "4789", "dev", "eth0"],
+    ["ip", "link", "set", "vx-xa", "master", "br-xa", "up"],
+    ["bridge", "fdb", "append", "00:00:00:00:00:00", "dev", "vx-xa", "dst", remote],
+    ["ip", "netns", "add", ns],
+    ["ip", "link", "add", hostEnd, "type", "veth", "peer", "name", nsEnd, "netns", ns],
+    ["ip", "link", "set", hostEnd, "master", "br-xa", "up"],
+    ["ip", "-n", ns, "addr", "add", address, "dev", nsEnd],
+    ["ip", "-n", ns, "link", "set", nsEnd, "up"],
+    // The namespace's MTU leaves room for VXLAN's 50 bytes on the fabric's 1500, as vx-xa's does.
+    ["ip", "link", "set", hostEnd, "mtu", "1450"],
+    ["ip", "-n", ns, "link", "set", nsEnd, "mtu", "1450"],
+  ];
+  const request = {
+    from: { namespace: "ns-xav", address: "10.73.0.1" },
+    to: { address: "10.73.0.2" },
+  };
+  const ping = async () =>
+    (await h1.exec(["ip", "netns", "exec", "ns-xav", "ping", "-c", "1", "-w", "3", "10.73.0.2"]))
+      .exitCode === 0;
+  const explain = (r: DoctorReport) => `\n${formatReport(r)}`;
+
+  beforeAll(async () => {
+    hosts = [hostOf(h1), hostOf(far)];
+    await on(h1, ...segment("ns-xav", "h-xav", "xav-h", "10.73.0.1/24", far.address));
+    await on(far, ...segment("ns-xaw", "f-xaw", "xaw-f", "10.73.0.2/24", h1.address));
+  });
+
+  it("follows the segment into far, to the namespace on its bridge, with no warning", async () => {
+    expect(await ping()).toBe(true);
+    const report = await diagnoseAcross(hosts, request);
+    expect(
+      report.checks.filter((c) => c.status !== "ok").map((c) => `${c.id}: ${c.evidence}`),
+      explain(report),
+    ).toEqual([]);
+    expect(report.host).toBe(`${h1.address} → ${far.address}`);
+    expect(report.path.map((p) => p.note)).toContain("arrives through VXLAN");
+    expect(report.path.at(-1), explain(report)).toMatchObject({
+      host: far.address,
+      namespace: "ns-xaw",
+      note: "destination",
+    });
+    expect(report.checks.at(-1)).toMatchObject({ id: "probe", status: "ok" });
+  });
+
+  it("names the far bridge's port down first, on far, and its fix works", async () => {
+    await on(far, ["ip", "link", "set", "f-xaw", "down"]);
+    const broken = await diagnoseAcross(hosts, request);
+    expect(broken.firstFailure?.id, explain(broken)).toBe("nexthop.link");
+    expect(broken.firstFailure?.where).toBe(`${far.address}:host`);
+    expect(broken.firstFailure?.fix).toMatch(/f-xaw up/);
+    expect(await ping()).toBe(false);
+    const applied = await far.exec(["sh", "-c", broken.firstFailure!.fix!]);
+    expect(applied.exitCode, applied.stderr).toBe(0);
+    const fixed = await diagnoseAcross(hosts, request);
+    expect(fixed.healthy, explain(fixed)).toBe(true);
   });
 });
