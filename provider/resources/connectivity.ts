@@ -8,17 +8,19 @@
 
 import * as pulumi from "@pulumi/pulumi";
 import { randomBytes } from "node:crypto";
-import type { ConnectionArgs } from "../transport/connection";
+import { type ConnectionArgs, resolveConnection } from "../transport/connection";
 import type { Host } from "../transport";
 import type { LiveHostReader } from "../host/reader";
-import { LinuxnetResource } from "./program";
+import { LinuxnetResource, connectionInput } from "./program";
 import ipaddr from "ipaddr.js";
-import type { BaseInputs } from "./kind";
+import { type BaseInputs, containsUnknown, isObject, kindOf } from "./kind";
 import { type Field, checked, connection, declareKind, integer, object } from "./declare";
 import { isUnknown, namespaceNameProblem } from "./validate";
 import type { DoctorReport, DoctorRequest } from "../doctor/types";
 import type * as DiagnoseModule from "../doctor/diagnose";
 import type * as ReportModule from "../doctor/report";
+import type * as AcrossModule from "../doctor/across";
+import type * as TransportModule from "../transport/index";
 
 /**
  * One end of the checked path, as the provider records it: the plain value of
@@ -32,6 +34,12 @@ export interface CheckEndpoint {
    * destination, on this host or beyond it: `"10.0.0.2"`.
    */
   readonly address?: string;
+  /**
+   * For `to` only: the connection to the host that holds the destination,
+   * when it is another host than the check's own. The doctor then follows the
+   * path from this host into that one (see `diagnoseAcross`).
+   */
+  readonly connection?: Record<string, unknown> | null;
 }
 
 /** Inputs of a ConnectivityCheck, as the provider sees them. */
@@ -53,11 +61,36 @@ export interface ConnectivityOutputs extends ConnectivityInputs {
   readonly summary: string;
 }
 
+/**
+ * The destination host's connection (`to.connection`): checked as the
+ * top-level `connection` is, its failures named under `to.connection`;
+ * optional, and unset or unknown passes.
+ */
+const destinationConnection: Field = {
+  type: {
+    check(value, ctx) {
+      if (value === undefined || value === null || isUnknown(value)) return undefined;
+      if (!isObject(value)) {
+        ctx.checker.fail(
+          ctx.path,
+          `must be a connection object { host, port?, user?, ... }, got ${kindOf(value)}`,
+        );
+        return undefined;
+      }
+      if (containsUnknown(value)) return undefined;
+      ctx.checker.failures.push(...resolveConnection(value, ctx.path).failures);
+      return undefined;
+    },
+  },
+  change: "update",
+};
+
 /** One end of the path: a namespace, an IPv4 address, or both (`to` needs one of them). */
 function endpoint(options: { required: boolean }): Field {
   return {
     type: object(
       {
+        ...(options.required ? { connection: destinationConnection } : {}),
         namespace: { type: checked(namespaceNameProblem), change: "update" },
         address: {
           type: checked((address) =>
@@ -74,6 +107,16 @@ function endpoint(options: { required: boolean }): Field {
             rule(value, ctx) {
               if (value.namespace === undefined && value.address === undefined) {
                 ctx.checker.fail(ctx.path, "needs a namespace, an address, or both");
+              } else if (
+                value.connection !== undefined &&
+                value.connection !== null &&
+                value.address === undefined
+              ) {
+                // A namespace alone names no address the first host can route to.
+                ctx.checker.fail(
+                  `${ctx.path}.address`,
+                  "is required with to.connection: the destination's address on the other host",
+                );
               }
             },
           }
@@ -91,7 +134,10 @@ export function requestOf(inputs: ConnectivityInputs): DoctorRequest {
     inputs.protocol === "tcp" || (inputs.protocol === undefined && inputs.port !== undefined);
   return {
     from: { ...inputs.from },
-    to: { ...inputs.to },
+    to: {
+      ...(inputs.to.namespace !== undefined ? { namespace: inputs.to.namespace } : {}),
+      ...(inputs.to.address !== undefined ? { address: inputs.to.address } : {}),
+    },
     ...(inputs.port !== undefined ? { port: inputs.port } : {}),
     protocol: tcp ? "tcp" : "icmp",
   };
@@ -115,8 +161,26 @@ export function summaryOf(report: DoctorReport): string {
  * file works in neither the test runner nor ESM.
  */
 async function run(host: Host, inputs: ConnectivityInputs): Promise<DoctorReport> {
+  const next = await destinationHost(inputs);
+  if (next) {
+    const { diagnoseAcross } = (await import("../doctor/across.js")) as typeof AcrossModule;
+    return diagnoseAcross([host, next], requestOf(inputs));
+  }
   const { diagnose } = (await import("../doctor/diagnose.js")) as typeof DiagnoseModule;
   return diagnose(host, requestOf(inputs));
+}
+
+/**
+ * The host `to.connection` names, over the pooled SSH session as any
+ * resource's; none when the destination is on (or beyond) the check's own host.
+ */
+async function destinationHost(inputs: ConnectivityInputs): Promise<Host | undefined> {
+  const raw = inputs.to.connection;
+  if (raw === undefined || raw === null) return undefined;
+  const { connection, failures } = resolveConnection(raw, "to.connection");
+  if (!connection) throw new Error(failures.map((f) => `${f.property} ${f.reason}`).join("; "));
+  const { hostFor } = (await import("../transport/index.js")) as typeof TransportModule;
+  return hostFor(connection);
 }
 
 /** Runs the doctor; throws its whole report when the path is broken. */
@@ -125,7 +189,7 @@ async function assertHealthy(host: Host, inputs: ConnectivityInputs): Promise<Co
   if (!report.healthy) {
     const { formatReport } = (await import("../doctor/report.js")) as typeof ReportModule;
     throw new Error(
-      `ConnectivityCheck ${inputs.resourceName ?? ""}: the path is broken on ${host.name}\n${formatReport(report)}`,
+      `ConnectivityCheck ${inputs.resourceName ?? ""}: the path is broken on ${report.host}\n${formatReport(report)}`,
     );
   }
   return { ...inputs, healthy: true, summary: summaryOf(report) };
@@ -224,6 +288,16 @@ export interface ConnectivityCheckArgs {
     namespace?: pulumi.Input<string>;
     /** The destination's IPv4 address, on this host or beyond it: `"10.0.0.2"`. */
     address?: pulumi.Input<string>;
+    /**
+     * The host that holds the destination, when it is another one:
+     * `{ host: "10.1.0.3", privateKey: key }`, checked as `connection` is.
+     * The doctor then follows the path out of the check's host into that one
+     * (routed; it must hold `address`, which is then required), names a fault
+     * on either host, and probes from the source. Its own credentials only
+     * (not the stack config's); a `to` that has one is stored as a secret, as
+     * `connection` is. Updates in place.
+     */
+    connection?: pulumi.Input<ConnectionArgs>;
   }>;
   /**
    * A TCP port, 1 to 65535: probe with a TCP connect instead of a ping,
@@ -268,6 +342,30 @@ export class ConnectivityCheck extends LinuxnetResource {
    * @param opts - Pulumi resource options; `dependsOn` the resources that build the path.
    */
   constructor(name: string, args: ConnectivityCheckArgs, opts?: pulumi.CustomResourceOptions) {
-    super(connectivityKind, name, args, opts);
+    super(connectivityKind, name, { ...args, to: destinationInput(args.to) }, opts);
   }
+}
+
+/**
+ * `to` as the program sends it: with a `connection`, a secret as a whole
+ * (where to connect and its credentials, as the top-level `connection`);
+ * without one, as given.
+ */
+export function destinationInput(to: ConnectivityCheckArgs["to"]): ConnectivityCheckArgs["to"] {
+  type To = { connection?: pulumi.Input<ConnectionArgs> } & Record<string, unknown>;
+  const secretTo = (t: To) =>
+    pulumi.secret({
+      ...t,
+      connection: connectionInput(t.connection!),
+    }) as ConnectivityCheckArgs["to"];
+  if (pulumi.Output.isInstance(to) || to instanceof Promise) {
+    return pulumi
+      .output(to as pulumi.Input<To>)
+      .apply((t) =>
+        isObject(t) && t.connection !== undefined && t.connection !== null ? secretTo(t as To) : t,
+      ) as ConnectivityCheckArgs["to"];
+  }
+  const plain = to as To | undefined;
+  if (!isObject(plain) || plain.connection === undefined || plain.connection === null) return to;
+  return secretTo(plain);
 }

@@ -921,6 +921,19 @@ export function matrix(): Configuration[] {
   add("check, a TCP port (the host's sshd)", (p) =>
     checkRow(p, [], { to: { address: code("lab.host") }, port: 22, protocol: "tcp" }, []),
   );
+  add("check, across hosts: to the jump host, given as to.connection", (p) =>
+    checkRow(
+      p,
+      [],
+      {
+        to: {
+          address: code("lab.jumpHost"),
+          connection: code("{ host: lab.jumpHost, privateKey: lab.key, hostKey: lab.jumpHostKey }"),
+        },
+      },
+      [],
+    ),
+  );
   add("check, a port with the protocol left to default", (p, i) =>
     checkRow(
       p,

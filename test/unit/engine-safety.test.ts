@@ -371,7 +371,14 @@ const VALID: Record<KindName, fc.Arbitrary<Props>> = {
     .record(
       {
         from: endpoint,
-        to: endpoint.filter((e) => e.namespace !== undefined || e.address !== undefined),
+        to: fc.oneof(
+          endpoint.filter((e) => e.namespace !== undefined || e.address !== undefined),
+          // On another host: its connection, with the address it holds (required then).
+          fc.record(
+            { namespace: nsName, address: v4Plain, connection },
+            { requiredKeys: ["address", "connection"] },
+          ),
+        ),
         port: fc.integer({ min: 1, max: 65535 }),
         protocol: fc.constantFrom("icmp", "tcp"),
       },

@@ -3,11 +3,13 @@ import {
   type ConnectivityInputs,
   type ConnectivityOutputs,
   connectivityKind,
+  destinationInput,
   requestOf,
   summaryOf,
 } from "../../../provider/resources/connectivity";
 import type { DoctorReport } from "../../../provider/doctor";
 import { UNKNOWN } from "../../../provider/resources/validate";
+import * as pulumi from "@pulumi/pulumi";
 
 const CONNECTION = { host: "10.1.0.2", privateKey: "k" };
 
@@ -29,6 +31,19 @@ describe("ConnectivityCheck check", () => {
     ["a destination not known yet", { to: UNKNOWN }],
     ["a namespace not known yet", { to: { namespace: UNKNOWN } }],
     ["a host not known yet", { connection: { ...CONNECTION, host: UNKNOWN } }],
+    [
+      "a destination on another host",
+      { to: { address: "10.72.0.1", connection: { host: "10.1.0.3", privateKey: "k" } } },
+    ],
+    [
+      "a destination host not known yet",
+      { to: { address: "10.72.0.1", connection: { host: UNKNOWN } } },
+    ],
+    [
+      "a destination connection not known yet",
+      { to: { address: "10.72.0.1", connection: UNKNOWN } },
+    ],
+    ["a destination connection of null", { to: { address: "10.72.0.1", connection: null } }],
   ] as const)("accepts %s", (_label, patch) => {
     expect(connectivityKind.check(undefined, inputs(patch)).failures).toEqual([]);
   });
@@ -49,6 +64,21 @@ describe("ConnectivityCheck check", () => {
       { connection: { ...CONNECTION, host: "`reboot`" } },
       "connection.host",
     ],
+    [
+      "a bad destination host",
+      { to: { address: "10.72.0.1", connection: { host: "`reboot`" } } },
+      "to.connection.host",
+    ],
+    [
+      "a destination connection with a sudo password but sudo false",
+      { to: { address: "10.72.0.1", connection: { host: "h", sudo: false, sudoPassword: "p" } } },
+      "to.connection.sudoPassword",
+    ],
+    [
+      "a destination host with a namespace but no address",
+      { to: { namespace: "ns-far", connection: { host: "10.1.0.3" } } },
+      "to.address",
+    ],
   ] as const)("refuses %s, naming the field", (_label, patch, property) => {
     const { failures } = connectivityKind.check(undefined, inputs(patch));
     expect(failures.map((f) => f.property)).toContain(property);
@@ -67,6 +97,18 @@ describe("ConnectivityCheck diff", () => {
     ["a path found broken at refresh", outs({ healthy: false }), inputs(), true],
     ["another destination", outs(), inputs({ to: { namespace: "ns-red" } }), true],
     ["a port added", outs(), inputs({ port: 22 }), true],
+    [
+      "a destination host added",
+      outs({ to: { address: "10.72.0.1" } }),
+      inputs({ to: { address: "10.72.0.1", connection: { host: "10.1.0.3" } } }),
+      true,
+    ],
+    [
+      "the destination host changed",
+      outs({ to: { address: "10.72.0.1", connection: { host: "10.1.0.3" } } }),
+      inputs({ to: { address: "10.72.0.1", connection: { host: "10.1.0.4" } } }),
+      true,
+    ],
   ] as const)("%s: changes is %s, never a replacement", (_label, olds, news, changes) => {
     expect(connectivityKind.diff(olds, news)).toEqual({
       changes,
@@ -107,5 +149,39 @@ describe("requestOf and summaryOf", () => {
     expect(summaryOf(report)).toBe(
       "ns-blue 10.0.0.1 → 10.0.0.2 (ns-green): broken at bridge.up: bridge br0 (host) is UP does not hold; fix: ip link set dev br0 up",
     );
+  });
+});
+
+describe("the destination's connection on the program side", () => {
+  const secretOf = (o: unknown) =>
+    (o as { isSecret: Promise<boolean> }).isSecret as Promise<boolean>;
+  const valueOf = (o: unknown) =>
+    new Promise((resolve) => (o as pulumi.Output<unknown>).apply(resolve));
+
+  it("leaves a destination without one as given", () => {
+    const to = { namespace: "ns-green" };
+    expect(destinationInput(to)).toBe(to);
+  });
+
+  it("sends a destination with one as a secret, as the connection is", async () => {
+    const to = destinationInput({
+      address: "10.72.0.1",
+      connection: { host: "10.1.0.3", privateKey: "k" },
+    });
+    expect(pulumi.Output.isInstance(to)).toBe(true);
+    expect(await secretOf(to)).toBe(true);
+    expect(await valueOf(to)).toEqual({
+      address: "10.72.0.1",
+      connection: { host: "10.1.0.3", privateKey: "k" },
+    });
+  });
+
+  it("does so too when the destination is an output", async () => {
+    const to = destinationInput(
+      pulumi.output({ address: "10.72.0.1", connection: { host: "10.1.0.3" } }),
+    );
+    expect(await secretOf(to)).toBe(true);
+    const plain = destinationInput(pulumi.output({ address: "10.72.0.1" }));
+    expect(await secretOf(plain)).toBe(false);
   });
 });

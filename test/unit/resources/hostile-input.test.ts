@@ -697,6 +697,30 @@ const ROWS: Row[] = [
     property: "to.address",
   },
   {
+    label: "a command substitution as the host of a check's destination connection",
+    kind: "ConnectivityCheck",
+    set: { "to.connection": { host: "$(reboot)" } },
+    property: "to.connection.host",
+  },
+  {
+    label: "a port as a string in a check's destination connection",
+    kind: "ConnectivityCheck",
+    set: { "to.connection": { host: "10.1.0.3", port: "22; reboot" } },
+    property: "to.connection.port",
+  },
+  {
+    label: "a check's destination connection that is a string",
+    kind: "ConnectivityCheck",
+    set: { "to.connection": "root@10.1.0.3" },
+    property: "to.connection",
+  },
+  {
+    label: "a check's destination connection with no address to go to there",
+    kind: "ConnectivityCheck",
+    set: { to: { namespace: "ns-far", connection: { host: "10.1.0.3" } } },
+    property: "to.address",
+  },
+  {
     label: "a jump host with backticks",
     kind: "NatRule",
     set: { "connection.proxy": { host: "`reboot`" } },
