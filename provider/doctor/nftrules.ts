@@ -131,8 +131,9 @@ export interface NftVerdict {
   readonly notEvaluated: readonly NftRule[];
   /**
    * For a drop: the not-evaluated rules met before it that could have let the
-   * packet through (any but a plain drop or reject). Non-empty means the drop
-   * is a guess, not a finding.
+   * packet through (in the chain that dropped, any but a plain drop or reject;
+   * in an earlier base chain, one that jumps or changes the packet). Non-empty
+   * means the drop is a guess, not a finding.
    */
   readonly unsure: readonly NftRule[];
 }
@@ -149,6 +150,7 @@ export function evaluateHook(
   const notEvaluated: NftRule[] = [];
   let last: { chain: NftChain; by: string } | undefined;
   for (const chain of baseChains(rs, hook, family)) {
+    const before = notEvaluated.length;
     const o = runChain(rs, chain, p, notEvaluated, 0);
     const by =
       o.v === "return"
@@ -156,7 +158,12 @@ export function evaluateHook(
         : `${o.by} (in ${chainLabel(chain)})`;
     const v = o.v === "return" ? (chain.policy === "drop" ? "drop" : "accept") : o.v;
     if (v === "drop") {
-      const unsure = notEvaluated.filter((r) => !onlyDrops(r));
+      // In the chain that dropped, a rule that might accept, jump or change the packet could
+      // have prevented it; in an earlier base chain only one that changes the packet could.
+      const unsure = [
+        ...notEvaluated.slice(0, before).filter((r) => !onlyVerdicts(r)),
+        ...notEvaluated.slice(before).filter((r) => !onlyDrops(r)),
+      ];
       return { verdict: "drop", chain, by, notEvaluated, unsure };
     }
     last = { chain, by };
@@ -170,12 +177,20 @@ export function evaluateHook(
   };
 }
 
+const PASSIVE = ["match", "counter", "log", "comment"];
+
 /** A rule whose only effect, matched or not, is to drop: it cannot have let a packet through. */
 function onlyDrops(r: NftRule): boolean {
-  return r.expr.every((e) => {
-    const k = Object.keys(e)[0]!;
-    return ["match", "counter", "log", "comment", "drop", "reject"].includes(k);
-  });
+  return r.expr.every((e) => [...PASSIVE, "drop", "reject"].includes(Object.keys(e)[0]!));
+}
+
+/**
+ * A rule that only decides its own base chain (no statement changing the
+ * packet): whatever it did, a later base chain sees the same packet.
+ */
+function onlyVerdicts(r: NftRule): boolean {
+  const verdicts = ["drop", "reject", "accept", "return"];
+  return r.expr.every((e) => [...PASSIVE, ...verdicts].includes(Object.keys(e)[0]!));
 }
 
 /** `inet foreign c_fwd`. Pure. */

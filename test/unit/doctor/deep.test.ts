@@ -198,6 +198,20 @@ describe("nftables verdict maps and rules it cannot read, recorded", () => {
     expect(rule.unsure.map((r) => r.text)).toEqual(["meta mark 1 accept"]);
   });
 
+  it("in an earlier base chain, only a rule that changes the packet makes a later drop unsure", () => {
+    const fwd = evaluateHook(unknown, "forward", pkt({}));
+    expect(fwd.notEvaluated.map((r) => r.text)).toEqual([
+      "meta mark 5 accept",
+      "meta mark 1 accept",
+    ]);
+    expect(fwd.unsure.map((r) => r.text)).toEqual(["meta mark 1 accept"]);
+    const out = evaluateHook(unknown, "output", pkt({ oif: "lan0" }));
+    expect(out).toMatchObject({ verdict: "drop", by: "policy drop of inet strict output" });
+    expect(out.unsure.map((r) => `${r.table} ${r.chain}: ${r.text}`)).toEqual([
+      "early output: mangle …",
+    ]);
+  });
+
   it("a drop after rules it could not read that could only drop is sure", () => {
     const v = evaluateHook(unknown, "input", pkt({ iif: "lan0" }));
     expect(v.verdict).toBe("drop");
