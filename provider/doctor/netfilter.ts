@@ -61,8 +61,8 @@ export interface Packet {
   readonly dport?: number;
   /** ICMP type: 8 for an echo request, 0 for a reply. */
   readonly icmpType?: number;
-  /** Conntrack state: NEW for the first packet, ESTABLISHED for a reply. */
-  readonly ctstate: "NEW" | "ESTABLISHED";
+  /** Conntrack state: NEW for the first packet, ESTABLISHED for a reply (the others for what-ifs). */
+  readonly ctstate: "NEW" | "ESTABLISHED" | "RELATED" | "INVALID";
 }
 
 /** The outcome of a walk through a chain. */

@@ -5,9 +5,12 @@
  * them all). Matches understood: iifname/oifname (and iif/oif), ip
  * saddr/daddr (addresses, prefixes, ranges, anonymous and simple named sets),
  * ip protocol, meta l4proto, tcp/udp/th dport and sport, icmp type, ct state;
+ * verdict maps (`vmap`, anonymous or named) keyed by any of those;
  * statements counter/log/comment; verdicts accept, drop, reject, jump, goto,
  * return. A rule using anything else is "not evaluated": treated as not
- * matching, and listed, so the verdict says how sure it is.
+ * matching, and listed, so the verdict says how sure it is. A drop that such
+ * a rule might have prevented (it came first and could accept, jump, or
+ * change the packet) is marked `unsure`: callers warn instead of failing.
  *
  * iptables-nft's own tables (ip filter, nat, mangle, raw, security) are left
  * to the iptables evaluator, which reads them through `iptables -S`.
@@ -43,7 +46,7 @@ export interface NftRule {
 export interface NftRuleset {
   /** Every chain, keyed `family table name`. */
   readonly chains: ReadonlyMap<string, NftChain>;
-  /** Named sets' elements, keyed `family table name`. */
+  /** Named sets' and maps' elements (a map's as `[key, data]` pairs), keyed `family table name`. */
   readonly sets: ReadonlyMap<string, readonly unknown[]>;
 }
 
@@ -73,8 +76,8 @@ export function parseNftRuleset(stdout: string): NftRuleset {
         ...(typeof c.policy === "string" ? { policy: c.policy } : {}),
         rules: [],
       });
-    } else if (item.set) {
-      const s = item.set as Record<string, unknown>;
+    } else if (item.set || item.map) {
+      const s = (item.set ?? item.map) as Record<string, unknown>;
       sets.set(
         key(String(s.family), String(s.table), String(s.name)),
         Array.isArray(s.elem) ? (s.elem as unknown[]) : [],
@@ -126,6 +129,13 @@ export interface NftVerdict {
   readonly by: string;
   /** Rules passed over because they use expressions this evaluator does not understand. */
   readonly notEvaluated: readonly NftRule[];
+  /**
+   * For a drop: the not-evaluated rules met before it that could have let the
+   * packet through (in the chain that dropped, any but a plain drop or reject;
+   * in an earlier base chain, one that jumps or changes the packet). Non-empty
+   * means the drop is a guess, not a finding.
+   */
+  readonly unsure: readonly NftRule[];
 }
 
 type Outcome = { v: "accept" | "drop" | "return"; by: string };
@@ -140,13 +150,22 @@ export function evaluateHook(
   const notEvaluated: NftRule[] = [];
   let last: { chain: NftChain; by: string } | undefined;
   for (const chain of baseChains(rs, hook, family)) {
+    const before = notEvaluated.length;
     const o = runChain(rs, chain, p, notEvaluated, 0);
     const by =
       o.v === "return"
         ? `policy ${chain.policy ?? "accept"} of ${chainLabel(chain)}`
         : `${o.by} (in ${chainLabel(chain)})`;
     const v = o.v === "return" ? (chain.policy === "drop" ? "drop" : "accept") : o.v;
-    if (v === "drop") return { verdict: "drop", chain, by, notEvaluated };
+    if (v === "drop") {
+      // In the chain that dropped, a rule that might accept, jump or change the packet could
+      // have prevented it; in an earlier base chain only one that changes the packet could.
+      const unsure = [
+        ...notEvaluated.slice(0, before).filter((r) => !onlyVerdicts(r)),
+        ...notEvaluated.slice(before).filter((r) => !onlyDrops(r)),
+      ];
+      return { verdict: "drop", chain, by, notEvaluated, unsure };
+    }
     last = { chain, by };
   }
   return {
@@ -154,7 +173,24 @@ export function evaluateHook(
     ...(last ? { chain: last.chain } : {}),
     by: last?.by ?? "no base chain",
     notEvaluated,
+    unsure: [],
   };
+}
+
+const PASSIVE = ["match", "counter", "log", "comment"];
+
+/** A rule whose only effect, matched or not, is to drop: it cannot have let a packet through. */
+function onlyDrops(r: NftRule): boolean {
+  return r.expr.every((e) => [...PASSIVE, "drop", "reject"].includes(Object.keys(e)[0]!));
+}
+
+/**
+ * A rule that only decides its own base chain (no statement changing the
+ * packet): whatever it did, a later base chain sees the same packet.
+ */
+function onlyVerdicts(r: NftRule): boolean {
+  const verdicts = ["drop", "reject", "accept", "return"];
+  return r.expr.every((e) => [...PASSIVE, ...verdicts].includes(Object.keys(e)[0]!));
 }
 
 /** `inet foreign c_fwd`. Pure. */
@@ -186,6 +222,14 @@ function runChain(
         // No effect on the verdict.
       } else if (["accept", "drop", "reject", "jump", "goto", "return"].includes(k)) {
         verdict = e;
+      } else if (k === "vmap") {
+        const hit = evalVmap(rs, rule, e.vmap as VmapExpr, p);
+        if (hit === false) {
+          matched = false;
+          break;
+        }
+        if (hit === undefined) matched = undefined;
+        else verdict = hit;
       } else {
         matched = undefined;
       }
@@ -312,6 +356,46 @@ function elementMatches(
   return undefined;
 }
 
+interface VmapExpr {
+  readonly key: MatchExpr["left"];
+  readonly data: unknown;
+}
+
+/**
+ * A verdict map: the verdict of the element the packet's key matches, false
+ * when none does, undefined when the key or an element is not understood.
+ */
+function evalVmap(
+  rs: NftRuleset,
+  rule: NftRule,
+  m: VmapExpr,
+  p: Packet,
+): Record<string, unknown> | false | undefined {
+  const left = leftValue(m.key, p);
+  if (left === undefined) return undefined;
+  if (left === null) return false;
+  let pairs: unknown[];
+  if (typeof m.data === "string" && m.data.startsWith("@")) {
+    const map = rs.sets.get(key(rule.family, rule.table, m.data.slice(1)));
+    if (!map) return undefined;
+    pairs = [...map];
+  } else if (m.data && typeof m.data === "object" && "set" in m.data) {
+    pairs = (m.data as { set: unknown[] }).set;
+  } else {
+    return undefined;
+  }
+  let hit: Record<string, unknown> | undefined;
+  for (const pair of pairs) {
+    if (!Array.isArray(pair) || pair.length !== 2) return undefined;
+    const [el, data] = pair as [unknown, unknown];
+    if (!data || typeof data !== "object") return undefined;
+    const r = elementMatches(left.kind, left.value, el);
+    if (r === undefined) return undefined;
+    if (r && !hit) hit = data as Record<string, unknown>;
+  }
+  return hit ?? false;
+}
+
 function evalMatch(rs: NftRuleset, rule: NftRule, m: MatchExpr, p: Packet): boolean | undefined {
   const left = leftValue(m.left, p);
   if (left === undefined) return undefined;
@@ -350,6 +434,20 @@ export function exprText(e: Record<string, unknown>): string {
     return `${leftText(m.left)}${op} ${valueText(m.right)}`;
   }
   if (k === "jump" || k === "goto") return `${k} ${String((v as { target?: string })?.target)}`;
+  if (k === "vmap") {
+    const m = v as unknown as VmapExpr;
+    const data =
+      m.data && typeof m.data === "object" && "set" in m.data
+        ? `{ ${(m.data as { set: unknown[] }).set
+            .map((pair) =>
+              Array.isArray(pair)
+                ? `${valueText(pair[0])} : ${exprText(pair[1] as Record<string, unknown>)}`
+                : valueText(pair),
+            )
+            .join(", ")} }`
+        : valueText(m.data);
+    return `${leftText(m.key)} vmap ${data}`;
+  }
   if (k === "counter") return "counter";
   if (v === null || v === undefined) return k;
   return k === "reject" ? "reject" : `${k} …`;

@@ -175,30 +175,38 @@ function checkArpTables(
     );
     if (v.verdict !== "drop" || !v.chain) continue;
     const c = v.chain;
+    // A rule it could not read came first and might have let ARP through: a warning, not a finding.
+    const unsure = v.unsure.length > 0;
     record(
       w,
-      "fail",
+      unsure ? "warn" : "fail",
       "neigh.nft",
       s.at,
       `nftables' arp family in ${nsLabel(s.at)} lets ARP through ${s.link.name}`,
       `$ ${inNamespace(s.at, ["nft", "list", "table", "arp", c.table]).join(" ")}\n${chainLabel(c)}: hook ${c.hook} priority ${c.prio ?? 0} policy ${c.policy ?? "accept"}${c.rules.length ? `\n  ${c.rules.map((r) => r.text).join("\n  ")}` : ""}\n${s.what} ${s.link.name}: ${v.verdict} by ${v.by}` +
         (v.notEvaluated.length > 0
           ? `\nnot evaluated (taken as not matching): ${v.notEvaluated.map((r) => r.text).join("; ")}`
+          : "") +
+        (unsure
+          ? `\nunsure: ${v.unsure.map((r) => r.text).join("; ")} came first and might let it through`
           : ""),
-      [
-        inNamespace(s.at, [
-          "nft",
-          "insert",
-          "rule",
-          "arp",
-          c.table,
-          c.name,
-          inbound ? "iifname" : "oifname",
-          JSON.stringify(s.link.name),
-          "accept",
-        ]),
-      ],
+      unsure
+        ? undefined
+        : [
+            inNamespace(s.at, [
+              "nft",
+              "insert",
+              "rule",
+              "arp",
+              c.table,
+              c.name,
+              inbound ? "iifname" : "oifname",
+              JSON.stringify(s.link.name),
+              "accept",
+            ]),
+          ],
     );
+    if (unsure) continue;
     return false;
   }
   return true;

@@ -4,7 +4,9 @@
  * first packet and the reply), prerouting and input at the destination.
  * Only namespaces with base chains of their own are checked (iptables-nft's
  * tables are the iptables checks' part); rules the evaluator does not
- * understand are listed as not evaluated, never taken for an accept.
+ * understand are listed as not evaluated, never taken for an accept; and a
+ * drop that one of them, coming first, might have prevented is a warning
+ * naming that rule, never a failure.
  * Checks `nft.output`, `nft.forward`, `nft.input`, and `nft.bridge` for the
  * bridge family on a bridge the path crosses.
  */
@@ -82,8 +84,8 @@ export function checkNft(
       if (baseChains(rs, hook).length === 0) continue;
       const v = evaluateHook(rs, hook, hookPacket(dir.packet, hook));
       notEvaluated.push(...v.notEvaluated);
-      lines.push(`${dir.label} at ${hook}: ${v.verdict} by ${v.by}`);
-      if (v.verdict === "drop" && v.chain) {
+      lines.push(`${dir.label} at ${hook}: ${v.verdict} by ${v.by}${unsureNote(v.unsure)}`);
+      if (v.verdict === "drop" && v.chain && v.unsure.length === 0) {
         dropped = true;
         fixes.push(acceptRule(ns, v.chain, hook, dir, w));
       }
@@ -107,6 +109,13 @@ export function checkNft(
   }
   record(w, unsure.length > 0 ? "warn" : "ok", id, ns, title, evidence);
   return true;
+}
+
+/** For a drop a not-evaluated rule before it might have prevented: which rule, so the reader can judge. */
+function unsureNote(unsure: readonly NftRule[]): string {
+  if (unsure.length === 0) return "";
+  const rules = [...new Set(unsure)].map((r) => `${r.family} ${r.table} ${r.chain}: ${r.text}`);
+  return ` (unsure: not evaluated before it, and it might let the packet through: ${rules.join("; ")})`;
 }
 
 /** The packet as a hook sees it: no incoming interface on the way out, no outgoing one on the way in. */
@@ -210,8 +219,8 @@ export function checkNftBridge(
     const p = hookPacket(s.packet, s.hook);
     const v = evaluateHook(rs, s.hook, p, "bridge");
     v.notEvaluated.forEach((r) => unsure.add(r));
-    lines.push(`${s.label} at ${s.hook}: ${v.verdict} by ${v.by}`);
-    if (v.verdict === "drop" && v.chain) {
+    lines.push(`${s.label} at ${s.hook}: ${v.verdict} by ${v.by}${unsureNote(v.unsure)}`);
+    if (v.verdict === "drop" && v.chain && v.unsure.length === 0) {
       fixes.push(
         inNamespace(ns, [
           "nft",

@@ -134,6 +134,92 @@ describe("nftables, evaluated on a recorded ruleset", () => {
   });
 });
 
+/**
+ * Rulesets loaded on this kernel in a scratch namespace (nft-vmap.nft,
+ * nft-unknown.nft beside them) and listed with `nft -j list ruleset`.
+ */
+describe("nftables verdict maps and rules it cannot read, recorded", () => {
+  const vmap = parseNftRuleset(read("nft-vmap.json"));
+  const unknown = parseNftRuleset(read("nft-unknown.json"));
+
+  it.each<[Packet["ctstate"], string, RegExp]>([
+    ["ESTABLISHED", "accept", /ct state vmap \{ "invalid" : drop, "established" : accept/],
+    ["RELATED", "accept", /ct state vmap/],
+    ["INVALID", "drop", /ct state vmap/],
+  ])("the wiki's ct state vmap: %s is %s", (ctstate, verdict, by) => {
+    const v = evaluateHook(vmap, "forward", pkt({ ctstate, iif: "wan0", oif: "lan0" }));
+    expect(v.verdict).toBe(verdict);
+    expect(v.by).toMatch(by);
+    expect(v.notEvaluated).toEqual([]);
+    expect(v.unsure).toEqual([]);
+  });
+
+  it.each([
+    ["a new packet no rule takes", pkt({}), "drop", /policy drop of inet router forward/],
+    ["by interfaces, past the vmap", pkt({ iif: "lan0", oif: "wan0" }), "accept", /lan0/],
+    [
+      "a vmap on meta l4proto jumping to a chain",
+      pkt({ proto: "tcp", dport: 80, icmpType: undefined }),
+      "accept",
+      /tcp dport 80 accept/,
+    ],
+    [
+      "a named verdict map on tcp dport: accept",
+      pkt({ proto: "tcp", dport: 22, icmpType: undefined }),
+      "accept",
+      /tcp dport vmap @portmap/,
+    ],
+    [
+      "a named verdict map on tcp dport: drop",
+      pkt({ proto: "tcp", dport: 23, icmpType: undefined }),
+      "drop",
+      /tcp dport vmap @portmap/,
+    ],
+    [
+      "a tcp vmap does not match icmp; a prefix vmap on ip saddr",
+      pkt({ src: "10.77.1.1" }),
+      "accept",
+      /ip saddr vmap \{ 10.66.0.0\/16 : drop, 10.77.0.0\/16 : accept \}/,
+    ],
+    ["a prefix vmap's drop", pkt({ src: "10.66.1.1" }), "drop", /ip saddr vmap/],
+  ])("forward: %s", (_label, p, verdict, by) => {
+    const v = evaluateHook(vmap, "forward", p);
+    expect(v.verdict).toBe(verdict);
+    expect(v.by).toMatch(by);
+    expect(v.notEvaluated).toEqual([]);
+  });
+
+  it("a drop after a rule it could not read that might accept is unsure, naming that rule", () => {
+    const policy = evaluateHook(unknown, "forward", pkt({}));
+    expect(policy).toMatchObject({ verdict: "drop", by: "policy drop of inet strict forward" });
+    expect(policy.unsure.map((r) => r.text)).toEqual(["meta mark 1 accept"]);
+    const rule = evaluateHook(unknown, "forward", pkt({ src: "10.9.0.1" }));
+    expect(rule.verdict).toBe("drop");
+    expect(rule.unsure.map((r) => r.text)).toEqual(["meta mark 1 accept"]);
+  });
+
+  it("in an earlier base chain, only a rule that changes the packet makes a later drop unsure", () => {
+    const fwd = evaluateHook(unknown, "forward", pkt({}));
+    expect(fwd.notEvaluated.map((r) => r.text)).toEqual([
+      "meta mark 5 accept",
+      "meta mark 1 accept",
+    ]);
+    expect(fwd.unsure.map((r) => r.text)).toEqual(["meta mark 1 accept"]);
+    const out = evaluateHook(unknown, "output", pkt({ oif: "lan0" }));
+    expect(out).toMatchObject({ verdict: "drop", by: "policy drop of inet strict output" });
+    expect(out.unsure.map((r) => `${r.table} ${r.chain}: ${r.text}`)).toEqual([
+      "early output: mangle …",
+    ]);
+  });
+
+  it("a drop after rules it could not read that could only drop is sure", () => {
+    const v = evaluateHook(unknown, "input", pkt({ iif: "lan0" }));
+    expect(v.verdict).toBe("drop");
+    expect(v.notEvaluated.map((r) => r.text)).toEqual(['iifname "lan0" meta mark 2 drop']);
+    expect(v.unsure).toEqual([]);
+  });
+});
+
 describe("policy routing, walked on recorded rules and routes", () => {
   it("tells the three default rules from policy rules", () => {
     expect(hasPolicyRules(rules)).toBe(true);

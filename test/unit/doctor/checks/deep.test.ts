@@ -187,6 +187,49 @@ describe("link checks", () => {
     });
   });
 
+  it("not blame a down link whose wider network holds the destination when a more specific route is used", async () => {
+    // 10.0.0.1/8 without carrier; the kernel goes by 10.2.0.0/16 via a gateway, and that works.
+    const wide = {
+      ...A,
+      inet: [{ address: "10.0.0.1", prefixlen: 8 }],
+      flags: ["BROADCAST", "UP"],
+    };
+    const gw = link("ns-a", "gw0", { inet: [{ address: "192.168.0.2", prefixlen: 24 }] });
+    const routes = [
+      { dst: "10.0.0.0/8", dev: "a0", table: "main" },
+      { dst: "10.2.0.0/16", gateway: "192.168.0.1", dev: "gw0", table: "main" },
+      { dst: "192.168.0.0/24", dev: "gw0", table: "main" },
+      { dst: "default", gateway: "192.168.0.1", dev: "gw0", table: "main" },
+    ];
+    const viaGw = {
+      route: { dst: "10.2.0.5", gateway: "192.168.0.1", dev: "gw0" },
+      argv: ["ip", "route", "get", "10.2.0.5"],
+      said: "10.2.0.5 via 192.168.0.1 dev gw0",
+    };
+    const w = walk({ links: [wide, gw, B], routes });
+    w.dst = "10.2.0.5";
+    expect(await checkLinks(w, "ns-a", viaGw)).toBe(true);
+    expect(w.checks).toEqual([]);
+    // By the default route instead, the down /8 is why: it is blamed.
+    const w2 = walk({
+      links: [wide, gw, B],
+      routes: routes.filter((r) => r.dst !== "10.2.0.0/16"),
+    });
+    w2.dst = "10.2.0.5";
+    expect(await checkLinks(w2, "ns-a", viaGw)).toBe(false);
+    expect(first(w2)).toMatchObject({ id: "link.down" });
+    // With no route at all, too.
+    const w3 = walk({ links: [wide, gw, B], routes });
+    w3.dst = "10.2.0.5";
+    expect(
+      await checkLinks(w3, "ns-a", {
+        argv: viaGw.argv,
+        said: "RTNETLINK answers: Network is unreachable",
+      }),
+    ).toBe(false);
+    expect(first(w3)).toMatchObject({ id: "link.down" });
+  });
+
   it("trust a direct route", async () => {
     const w = walk({ links: [{ ...A, flags: ["BROADCAST"] }, B] });
     const direct = { ...got, route: { dst: "10.7.0.2", dev: "a0" } };
@@ -270,6 +313,38 @@ describe("nftables checks", () => {
     expect(checkNft(w, "ns-a", "nft.input", ["prerouting", "input"], { iif: "a0" })).toBe(true);
     expect(first(w)).toMatchObject({ id: "nft.input", status: "warn" });
     expect(first(w)?.evidence).toMatch(/not evaluated[\s\S]*limit/);
+  });
+
+  it("pass a router whose policy-drop forward chain lets replies back by the wiki's ct state vmap", () => {
+    const w = walk({ nft: fixture("nft-vmap.json") });
+    expect(
+      checkNft(w, "ns-a", "nft.forward", ["prerouting", "forward", "postrouting"], {
+        iif: "lan0",
+        oif: "wan0",
+      }),
+    ).toBe(true);
+    expect(w.checks.map((c) => `${c.status} ${c.id}`)).toEqual(["ok nft.forward"]);
+    expect(w.checks[0]?.evidence).toMatch(
+      /reply 10.7.0.2 → 10.7.0.1 at forward: accept by ct state vmap/,
+    );
+  });
+
+  it("warn, never fail, where a rule it could not read came before the drop", () => {
+    const w = walk({ nft: fixture("nft-unknown.json") });
+    expect(checkNft(w, "ns-a", "nft.forward", ["forward"], { iif: "a0", oif: "b0" })).toBe(true);
+    const c = first(w)!;
+    expect(c).toMatchObject({ id: "nft.forward", status: "warn" });
+    expect(c.fix).toBeUndefined();
+    expect(c.evidence).toMatch(
+      /at forward: drop by policy drop of inet strict forward \(unsure: not evaluated before it, and it might let the packet through: inet strict forward: meta mark 1 accept\)/,
+    );
+    expect(w.failed).toBe(false);
+  });
+
+  it("still fail where the rules it could not read could only drop", () => {
+    const w = walk({ nft: fixture("nft-unknown.json") });
+    expect(checkNft(w, "ns-a", "nft.input", ["input"], { iif: "lan0" })).toBe(false);
+    expect(first(w)).toMatchObject({ id: "nft.input", status: "fail" });
   });
 
   it("record nothing without nft or without base chains", () => {
