@@ -47,16 +47,21 @@ export type MarkedObject =
       readonly mark: string;
     };
 
-/** Reads every record file under a directory: path, then its lines. Equivalent to: `grep -r '' DIR` */
+/**
+ * Reads every record file under a directory: path, then its lines.
+ * Equivalent to: `grep -rZ '' DIR`
+ */
 async function readRecords(host: Host, dir: string): Promise<Map<string, string[]>> {
-  // One command for all of them: `grep -r ''` prints each line as FILE:LINE.
-  const r = await host.run(["grep", "-r", "", dir]);
+  // One command for all of them: `grep -rZ ''` prints each line as FILE, a NUL, then LINE.
+  // Not `FILE:LINE`: a route's record name holds ':' (10.78.0.0/16 is `main_10.78.0.0:16_0`).
+  const argv = ["grep", "-rZ", "", dir];
+  const r = await host.run(argv);
   const files = new Map<string, string[]>();
   if (r.exitCode > 1 && !/No such file or directory/.test(r.stderr)) {
-    throw new CommandError(host.name, ["grep", "-r", "", dir], r.exitCode, r.stdout, r.stderr);
+    throw new CommandError(host.name, argv, r.exitCode, r.stdout, r.stderr);
   }
   for (const line of r.stdout.split("\n")) {
-    const at = line.indexOf(":");
+    const at = line.indexOf("\0");
     if (at <= 0) continue;
     const file = line.slice(0, at);
     files.set(file, [...(files.get(file) ?? []), line.slice(at + 1)]);

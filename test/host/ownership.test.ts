@@ -307,6 +307,12 @@ describe("linuxnet orphans", () => {
       b: { name: "ow-vb", namespace: NS, addresses: ["10.77.0.2/24"] },
     });
     await of("Route", "rt").create({ namespace: NS, destination: "default", via: "10.77.0.1" });
+    // A prefix: its record's file name holds ':' (main_10.78.0.0:16_0).
+    await of("Route", "rt2").create({
+      namespace: NS,
+      destination: "10.78.0.0/16",
+      via: "10.77.0.1",
+    });
 
     // An export that still holds the bridge and the route: the others are orphans.
     const partial = await orphans({
@@ -331,6 +337,7 @@ describe("linuxnet orphans", () => {
         "link ow-va (veth) linuxnet:ow/test/VethPair/v",
         "link ow-ns/ow-vb (veth) linuxnet:ow/test/VethPair/v",
         "namespace ow-ns linuxnet:ow/test/Namespace/ns",
+        "route ow-ns/10.78.0.0/16 table main metric 0 linuxnet:ow/test/Route/rt2",
       ].sort(),
     );
 
@@ -344,6 +351,7 @@ describe("linuxnet orphans", () => {
         "link ow-ns/ow-vb (veth) linuxnet:ow/test/VethPair/v",
         "namespace ow-ns linuxnet:ow/test/Namespace/ns",
         "route ow-ns/default table main metric 0 linuxnet:ow/test/Route/rt",
+        "route ow-ns/10.78.0.0/16 table main metric 0 linuxnet:ow/test/Route/rt2",
       ].sort(),
     );
     expect(all.out).not.toMatch(/ow-hand|ow-dm|ow-br2/);
