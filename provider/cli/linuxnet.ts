@@ -62,8 +62,9 @@ namespace for --from, and "wherever it is" for --to.
 orphans lists the objects on the host marked as the export's stack's (links by their
 alias, namespaces and routes by a record under /run/linuxnet) that the export does not
 hold; --delete removes them. Unmarked objects and other stacks' are never touched.
---stack names the stack when the export holds no resource. Exits 0 when there are none
-(or all were deleted), 1 when some are listed, 2 when it could not run.`;
+--stack names the stack when the export holds no resource; one other than the stack its
+resources name is refused. Exits 0 when there are none (or all were deleted), 1 when some
+are listed, 2 when it could not run.`;
 
 /** A command-line mistake: print usage, exit 2. */
 class UsageError extends Error {}

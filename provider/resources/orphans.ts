@@ -151,7 +151,8 @@ export interface ExportOwners {
 /**
  * The stack and the marks of the resources a `pulumi stack export` holds.
  * `stack` (`<project>/<stack>`) names the stack when the export has no URN
- * to tell it (a stack whose state was emptied). Throws for JSON that is not an export.
+ * to tell it (a stack whose state was emptied). Throws for JSON that is not an export,
+ * and for a `stack` other than the one the export's URNs name.
  */
 export function ownersOfExport(json: unknown, stack?: string): ExportOwners {
   const deployment = (json as { deployment?: { resources?: unknown } } | null)?.deployment;
@@ -161,23 +162,31 @@ export function ownersOfExport(json: unknown, stack?: string): ExportOwners {
   const resources = Array.isArray(deployment.resources)
     ? (deployment.resources as { urn?: unknown; type?: unknown; inputs?: { owner?: unknown } }[])
     : [];
-  let prefix = stack ? `${MARK_PREFIX}${stack}/` : undefined;
+  // The stack its URNs name: `<project>/<stack>`.
+  let named: string | undefined;
   const held = new Set<string>();
   for (const r of resources) {
     if (typeof r.urn !== "string") continue;
     const m = /^urn:pulumi:(.*?)::([^:]+)::/.exec(r.urn);
-    if (m && !prefix) prefix = `${MARK_PREFIX}${m[2]}/${m[1]}/`;
+    if (m && !named) named = `${m[2]}/${m[1]}`;
     if (typeof r.type !== "string" || !r.type.startsWith(TYPE_PREFIX)) continue;
     const owner = ownerOfUrn(r.urn, r.type.slice(TYPE_PREFIX.length));
     if (owner) held.add(markOf(owner));
     if (typeof r.inputs?.owner === "string") held.add(markOf(r.inputs.owner));
   }
-  if (!prefix) {
+  // A --stack other than the export's own would read every object of that stack as an orphan.
+  if (stack && named && stack !== named) {
+    throw new Error(
+      `is an export of stack ${named}, but --stack ${stack} names another: orphans are looked for only in the export's own stack (drop --stack, or export ${stack})`,
+    );
+  }
+  const which = named ?? stack;
+  if (!which) {
     throw new Error(
       "holds no resource to tell its project and stack: give them with --stack PROJECT/STACK",
     );
   }
-  return { prefix, held };
+  return { prefix: `${MARK_PREFIX}${which}/`, held };
 }
 
 /** The marked objects of the export's stack that it does not hold. Pure. */
