@@ -4,7 +4,9 @@
  * more (a lost state file, `pulumi state delete`, an interrupted run whose
  * resources the engine never recorded). `linuxnet orphans` lists them and
  * with `--delete` removes them. An object without a mark of ours is never
- * listed and never touched; nor is one marked by another stack.
+ * listed and never touched; nor is one marked by another stack. One that
+ * was adopted (its mark ends with `;adopted`: it existed before the stack
+ * took it over) is listed as such and never deleted.
  */
 
 import type { Host } from "../transport";
@@ -16,11 +18,13 @@ import {
   MARK_PREFIX,
   RECORD_DIR,
   ROUTE_PROTOCOL,
+  isAdoptedMark,
   isMark,
   markOf,
   namespaceRecord,
   ownerOfUrn,
   planRecordRemove,
+  resourceMarkOf,
 } from "./owner";
 import { deleteLink } from "./link";
 
@@ -189,31 +193,41 @@ export function ownersOfExport(json: unknown, stack?: string): ExportOwners {
   return { prefix: `${MARK_PREFIX}${which}/`, held };
 }
 
-/** The marked objects of the export's stack that it does not hold. Pure. */
+/** The marked objects of the export's stack that it does not hold (adopted ones too). Pure. */
 export function orphansOf(found: readonly MarkedObject[], owners: ExportOwners): MarkedObject[] {
-  return found.filter((o) => o.mark.startsWith(owners.prefix) && !owners.held.has(o.mark));
+  return found.filter(
+    (o) => o.mark.startsWith(owners.prefix) && !owners.held.has(resourceMarkOf(o.mark)),
+  );
 }
 
-/** One line per object: what it is, where, and its mark. Pure. */
+/** True for an object adopted by its resource (it existed before): listed, never deleted. */
+export function isAdopted(o: MarkedObject): boolean {
+  return isAdoptedMark(o.mark);
+}
+
+/** One line per object: what it is, where, its mark, and whether it was adopted. Pure. */
 export function describeMarked(o: MarkedObject): string {
   const where = (ns: string | undefined) => (ns === undefined ? "" : `${ns}/`);
+  const adopted = isAdopted(o) ? "  adopted (existed before the stack): never deleted" : "";
   switch (o.type) {
     case "namespace":
-      return `namespace ${o.name}  ${o.mark}`;
+      return `namespace ${o.name}  ${o.mark}${adopted}`;
     case "link":
-      return `link      ${where(o.namespace)}${o.name} (${o.kind ?? "plain"})  ${o.mark}`;
+      return `link      ${where(o.namespace)}${o.name} (${o.kind ?? "plain"})  ${o.mark}${adopted}`;
     case "route":
-      return `route     ${where(o.namespace)}${o.destination} table ${o.table} metric ${o.metric}  ${o.mark}`;
+      return `route     ${where(o.namespace)}${o.destination} table ${o.table} metric ${o.metric}  ${o.mark}${adopted}`;
   }
 }
 
 /**
  * Deletes orphans: routes first, then links, then namespaces (which take
- * whatever is left inside them), each with its record. Already gone is success.
+ * whatever is left inside them), each with its record. Already gone is
+ * success. Adopted ones are skipped: they were someone's before the stack's.
  */
 export async function deleteOrphans(host: Host, orphans: readonly MarkedObject[]): Promise<void> {
   const order = { route: 0, link: 1, namespace: 2 } as const;
-  for (const o of [...orphans].sort((a, b) => order[a.type] - order[b.type])) {
+  const deletable = orphans.filter((o) => !isAdopted(o));
+  for (const o of deletable.sort((a, b) => order[a.type] - order[b.type])) {
     if (o.type === "route") {
       // `proto 76`: the kernel deletes only a route of ours.
       const argv = ipArgv(

@@ -18,6 +18,13 @@
  * - routes: protocol {@link ROUTE_PROTOCOL} (a route cannot carry a name),
  *   and a record under `/run/linuxnet/route/` holding the mark.
  *
+ * An object taken over with `adopt: true` (one that existed before the
+ * stack) carries its resource's mark followed by {@link ADOPTED}
+ * (`linuxnet:proj/dev/Bridge/br0;adopted`): the same owner to a later
+ * takeover, but `linuxnet orphans` lists it as adopted and never deletes it,
+ * so that a hand-made object a stack let go of (`retainOnDelete`) is not
+ * taken from the person who made it.
+ *
  * Pure: nothing here runs a command.
  */
 
@@ -94,6 +101,27 @@ export function markFor(inputs: { owner?: unknown; resourceName?: unknown }, kin
   return markOf(owner);
 }
 
+/**
+ * What an adopted object's mark ends with. `;` is a character no mark holds
+ * otherwise (a name with one is hashed), so the suffix cannot be part of an owner.
+ */
+export const ADOPTED = ";adopted";
+
+/** The mark an object taken over with `adopt: true` carries: the resource's mark and {@link ADOPTED}. */
+export function adoptedMarkOf(mark: string): string {
+  return `${mark}${ADOPTED}`;
+}
+
+/** True for the mark of an adopted object (one that existed before its stack took it over). */
+export function isAdoptedMark(mark: string): boolean {
+  return isMark(mark) && mark.endsWith(ADOPTED);
+}
+
+/** The resource's mark a found mark stands for: without {@link ADOPTED}. */
+export function resourceMarkOf(mark: string): string {
+  return isAdoptedMark(mark) ? mark.slice(0, -ADOPTED.length) : mark;
+}
+
 /** True for a mark of ours (of any resource). */
 export function isMark(value: unknown): value is string {
   return typeof value === "string" && value.startsWith(MARK_PREFIX);
@@ -107,10 +135,10 @@ export function stackPrefixOf(project: string, stack: string): string {
 /** Whose an existing object is, as its mark says. */
 export type Ownership = "ours" | "unmarked" | "other";
 
-/** Compares the mark found on an object with ours. */
+/** Compares the mark found on an object with ours; an adopted object's mark of ours is ours. */
 export function ownershipOf(found: string | undefined, mine: string): Ownership {
   if (!isMark(found)) return "unmarked";
-  return found === mine ? "ours" : "other";
+  return resourceMarkOf(found) === mine ? "ours" : "other";
 }
 
 /**

@@ -179,7 +179,8 @@ describe("adopt: true", () => {
     expect(after.mtu).toBe(1300);
     expect(after.flags).toContain("UP");
     expect((await link(ctx.h, undefined, "ow-p0"))?.master).toBe("ow-br");
-    expect(await alias(undefined, "ow-br")).toBe(br.mark);
+    // Marked as adopted: the same owner to a takeover, never deleted by "orphans --delete".
+    expect(await alias(undefined, "ow-br")).toBe(`${br.mark};adopted`);
     await br.driver.expectNoDrift(res);
     // Toggling adopt is no change.
     expect((await br.driver.diff(res, { name: "ow-br", mtu: 1300 })).changes).toBe(false);
@@ -226,7 +227,7 @@ describe("adopt: true", () => {
       made.push({ d: r.driver, res });
     }
     expect((await link(ctx.h, NS, "ow-vb"))?.flags).toContain("UP");
-    expect(await alias(NS, "ow-vb")).toBe("linuxnet:ow/test/VethPair/a-VethPair");
+    expect(await alias(NS, "ow-vb")).toBe("linuxnet:ow/test/VethPair/a-VethPair;adopted");
     expect((await link(ctx.h, undefined, "ow-vx"))?.mtu).toBe(1400);
     expect(await routesTo(ctx.h, undefined, "10.78.0.0/16")).toMatchObject([
       { gateway: "10.77.0.3", protocol: "76" },
@@ -367,5 +368,35 @@ describe("linuxnet orphans", () => {
     await new Driver("Bridge", ctx).delete(otherStack);
     await oob(ctx.h, ["ip", "link", "del", "ow-dm"]);
     await removeNamespace(ctx.h, "ow-hand");
+  });
+
+  it("lists an adopted object its stack let go of (retainOnDelete) as adopted, and --delete keeps it", async () => {
+    // A bridge made by hand (netplan's br0), adopted, then its resource left the stack
+    // with retainOnDelete: the engine never called delete, and its mark stays.
+    await oob(ctx.h, ["ip", "link", "add", "ow-dm", "type", "bridge"]);
+    const ad = of("Bridge", "ad");
+    await ad.create({ name: "ow-dm", adopt: true });
+    expect(await alias(undefined, "ow-dm")).toBe(`${ad.mark};adopted`);
+    const ifindex = (await link(ctx.h, undefined, "ow-dm"))!.ifindex;
+
+    const empty = { version: 3, deployment: { manifest: {} } };
+    const listed = await orphans(empty, "--stack", "ow/test");
+    expect(listed.code).toBe(1);
+    expect(listed.out).toMatch(
+      /link +ow-dm \(bridge\) +linuxnet:ow\/test\/Bridge\/ad;adopted +adopted \(existed before the stack\): never deleted/,
+    );
+    const deleted = await orphans(empty, "--stack", "ow/test", "--delete");
+    expect(deleted.code).toBe(0);
+    expect(deleted.out).toMatch(/deleted 0 object\(s\)\nkept 1 adopted object\(s\)/);
+    expect((await link(ctx.h, undefined, "ow-dm"))?.ifindex).toBe(ifindex);
+    expect(await alias(undefined, "ow-dm")).toBe(`${ad.mark};adopted`);
+
+    // The same resource back in the stack takes it over as its own, without adopt.
+    const again = await ad.create({ name: "ow-dm", mtu: 1400 });
+    expect((await link(ctx.h, undefined, "ow-dm"))?.ifindex).toBe(ifindex);
+    expect((await link(ctx.h, undefined, "ow-dm"))?.mtu).toBe(1400);
+    expect(await alias(undefined, "ow-dm")).toBe(`${ad.mark};adopted`);
+    await ad.driver.delete(again);
+    expect(await link(ctx.h, undefined, "ow-dm")).toBeUndefined();
   });
 });

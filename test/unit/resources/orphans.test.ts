@@ -3,7 +3,15 @@ import { promises as fs } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { findMarked, orphansOf, ownersOfExport } from "../../../provider/resources/orphans";
+import {
+  type MarkedObject,
+  deleteOrphans,
+  describeMarked,
+  findMarked,
+  isAdopted,
+  orphansOf,
+  ownersOfExport,
+} from "../../../provider/resources/orphans";
 import { RECORD_DIR, planRecordWrite, routeRecord } from "../../../provider/resources/owner";
 import { type CommandResult, hostFromRun } from "../../../provider/transport";
 
@@ -122,6 +130,51 @@ describe("ownersOfExport", () => {
       { type: "namespace", name: "a", mark: "linuxnet:ow/prod/Namespace/a" },
       { type: "namespace", name: "b", mark: "linuxnet:ow/test/Namespace/b" },
     ] as const;
-    expect(orphansOf(found, owners).map((o) => o.name)).toEqual(["b"]);
+    expect(orphansOf(found, owners).map((o) => o.mark)).toEqual(["linuxnet:ow/test/Namespace/b"]);
+  });
+});
+
+describe("an adopted object", () => {
+  const owners = ownersOfExport(
+    {
+      deployment: {
+        resources: [
+          {
+            urn: "urn:pulumi:test::ow::pulumi-nodejs:dynamic/linuxnet:Bridge::held",
+            type: "pulumi-nodejs:dynamic/linuxnet:Bridge",
+          },
+        ],
+      },
+    },
+    undefined,
+  );
+  const found: MarkedObject[] = [
+    { type: "link", name: "br0", kind: "bridge", mark: "linuxnet:ow/test/Bridge/gone;adopted" },
+    { type: "link", name: "br1", kind: "bridge", mark: "linuxnet:ow/test/Bridge/held;adopted" },
+    { type: "link", name: "br2", kind: "bridge", mark: "linuxnet:ow/test/Bridge/made" },
+  ];
+
+  it("is an orphan when its resource left the export, and is described as adopted", () => {
+    const orphans = orphansOf(found, owners);
+    expect(orphans.map((o) => o.mark)).toEqual([
+      "linuxnet:ow/test/Bridge/gone;adopted",
+      "linuxnet:ow/test/Bridge/made",
+    ]);
+    expect(orphans.map(isAdopted)).toEqual([true, false]);
+    expect(describeMarked(orphans[0]!)).toMatch(
+      /br0 \(bridge\) .*;adopted +adopted .*never deleted/,
+    );
+    expect(describeMarked(orphans[1]!)).not.toMatch(/adopted/);
+  });
+
+  it("is never deleted by deleteOrphans", async () => {
+    const ran: string[] = [];
+    const host = hostFromRun("h1", async (argv) => {
+      ran.push(argv.join(" "));
+      return { stdout: "", stderr: "", exitCode: 0 };
+    });
+    await deleteOrphans(host, orphansOf(found, owners));
+    expect(ran.join("\n")).toMatch(/br2/);
+    expect(ran.join("\n")).not.toMatch(/br0|br1/);
   });
 });

@@ -1,11 +1,14 @@
 import { describe, expect, it } from "vitest";
 import {
+  adoptedMarkOf,
+  isAdoptedMark,
   markFor,
   markOf,
   ownerOf,
   ownerOfUrn,
   ownershipOf,
   planRecordRemove,
+  resourceMarkOf,
   routeRecord,
 } from "../../../provider/resources/owner";
 import { namespaceKind, type NamespaceInputs } from "../../../provider/resources/namespace";
@@ -60,6 +63,20 @@ describe("marks of ownership", () => {
     ]),
   )("read %s", (_label, { found, want }) => {
     expect(ownershipOf(found, "linuxnet:p/s/Bridge/a")).toBe(want);
+  });
+
+  it("of an adopted object end with ;adopted, and still read as the same owner's", () => {
+    const mine = "linuxnet:p/s/Bridge/a";
+    expect(adoptedMarkOf(mine)).toBe("linuxnet:p/s/Bridge/a;adopted");
+    expect(isAdoptedMark(adoptedMarkOf(mine))).toBe(true);
+    expect(isAdoptedMark(mine)).toBe(false);
+    expect(isAdoptedMark("uplink;adopted")).toBe(false);
+    expect(resourceMarkOf(adoptedMarkOf(mine))).toBe(mine);
+    expect(resourceMarkOf(mine)).toBe(mine);
+    expect(ownershipOf(adoptedMarkOf(mine), mine)).toBe("ours");
+    expect(ownershipOf(adoptedMarkOf("linuxnet:p/s/Bridge/b"), mine)).toBe("other");
+    // No owner holds ';' as it is: the suffix cannot be part of a resource's name.
+    expect(markOf(ownerOf("p", "s", "Bridge", "a;adopted"))).toMatch(/\/#[0-9a-f]{20}$/);
   });
 
   it("keep route records one file per namespace, table, destination and metric", () => {
@@ -143,11 +160,34 @@ describe("a create that finds its name taken", () => {
     );
   });
 
-  it("adopts an unmarked object with adopt: true: marks it, then converges it", async () => {
+  it("adopts an unmarked object with adopt: true: converges it, then marks it as adopted", async () => {
     const { host, ran } = hostWith(undefined);
     await namespaceKind.create(host, inputs({ adopt: true }), "ns-blue");
-    const marked = ran.findIndex((l) => l.startsWith("sh -c") && l.includes(mine));
+    const marked = ran.findIndex((l) => l.startsWith("sh -c") && l.includes(`${mine};adopted`));
     expect(marked).toBeGreaterThan(0);
-    expect(ran.indexOf("ip -n ns-blue link set lo up")).toBeGreaterThan(marked);
+    expect(ran.indexOf("ip -n ns-blue link set lo up")).toBeLessThan(marked);
+  });
+
+  it("leaves an object it fails to converge unmarked, as it found it", async () => {
+    const { host: base, ran } = hostWith(undefined);
+    const host = hostFromRun("h1", async (argv, options) => {
+      if (argv.join(" ") === "ip -n ns-blue link set lo up") {
+        ran.push(argv.join(" "));
+        return { stdout: "", stderr: "RTNETLINK answers: Operation not permitted", exitCode: 2 };
+      }
+      return base.run(argv, options);
+    });
+    await expect(namespaceKind.create(host, inputs({ adopt: true }), "ns-blue")).rejects.toThrow(
+      /Operation not permitted/,
+    );
+    expect(ran).toContain("ip -n ns-blue link set lo up");
+    expect(ran.filter((l) => l.startsWith("sh -c"))).toEqual([]);
+  });
+
+  it("takes over its own adopted object again without adopt, keeping the adopted mark", async () => {
+    const { host, ran } = hostWith(`${mine};adopted`);
+    await namespaceKind.create(host, inputs(), "ns-blue");
+    expect(ran).toContain("ip -n ns-blue link set lo up");
+    expect(ran.filter((l) => l.startsWith("sh -c"))).toEqual([]);
   });
 });
