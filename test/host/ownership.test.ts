@@ -15,6 +15,7 @@ import {
   Driver,
   type Managed,
   addNamespace,
+  addresses,
   afterFailure,
   ipIn,
   link,
@@ -62,7 +63,7 @@ async function cleanup(): Promise<void> {
   for (const ns of await namespaces(ctx.h)) {
     if (ns.startsWith("ow-")) await removeNamespace(ctx.h, ns);
   }
-  for (const l of ["ow-br", "ow-br2", "ow-p0", "ow-va", "ow-vx", "ow-dm"]) {
+  for (const l of ["ow-br", "ow-br2", "ow-p0", "ow-va", "ow-vc", "ow-vx", "ow-dm"]) {
     await oobResult(ctx.h, ["ip", "link", "del", l]);
   }
   await oobResult(ctx.h, ["rm", "-rf", "/run/linuxnet"]);
@@ -235,6 +236,35 @@ describe("adopt: true", () => {
     for (const { d, res } of made.reverse()) await d.delete(res);
     expect(await snapshotHost(ctx.h)).toEqual(snapshot);
     expect(await records()).toEqual(before);
+  });
+
+  it("refuses veth ends that are not each other's peer, or differ in ownership, marking nothing", async () => {
+    await oobAll(ctx.h, [
+      ["ip", "link", "add", "ow-va", "type", "veth", "peer", "name", "ow-vb"],
+      ["ip", "link", "add", "ow-vc", "type", "veth", "peer", "name", "ow-vd"],
+    ]);
+    const v = of("VethPair", "v");
+    // a is unmarked, b is the end of another pair: b is not to be re-marked nor reconfigured.
+    const crossed = await v.createFails({
+      a: { name: "ow-vc" },
+      b: { name: "ow-vb", addresses: ["10.77.0.9/24"] },
+      adopt: true,
+    });
+    expect(crossed.message).toMatch(
+      /veths "ow-vc" and "ow-vb" already exist but are not each other's peer \("ow-vc"'s peer is "ow-vd", "ow-vb"'s is "ow-va"\); not taken over/,
+    );
+    // One pair, but one end marked by another resource and the other unmarked.
+    await oob(ctx.h, ["ip", "link", "set", "dev", "ow-vb", "alias", "linuxnet:ow/test/VethPair/x"]);
+    const mixed = await v.createFails({ a: { name: "ow-va" }, b: { name: "ow-vb" }, adopt: true });
+    expect(mixed.message).toMatch(
+      /carry different marks \("ow-va": no mark, "ow-vb": linuxnet:ow\/test\/VethPair\/x\); not taken over/,
+    );
+    for (const l of ["ow-va", "ow-vc", "ow-vd"])
+      expect(await alias(undefined, l), l).toBeUndefined();
+    expect(await alias(undefined, "ow-vb")).toBe("linuxnet:ow/test/VethPair/x");
+    expect(await addresses(ctx.h, undefined, "ow-vb")).toEqual([]);
+    await oob(ctx.h, ["ip", "link", "del", "ow-va"]);
+    await oob(ctx.h, ["ip", "link", "del", "ow-vc"]);
   });
 
   it("refuses an object of another kind, and one whose fixed settings differ", async () => {
