@@ -16,11 +16,13 @@ import { CommandError } from "../errors";
 import { TYPE_PREFIX } from "./type-token";
 import {
   MARK_PREFIX,
+  NAMESPACE_IDENTITY,
   RECORD_DIR,
   ROUTE_PROTOCOL,
   isAdoptedMark,
   isMark,
   markOf,
+  namespaceMarkOf,
   namespaceRecord,
   ownerOfUrn,
   planRecordRemove,
@@ -73,6 +75,27 @@ async function readRecords(host: Host, dir: string): Promise<Map<string, string[
   return files;
 }
 
+/** The identity of each namespace (owner.ts). Equivalent to: `stat -Lc '%n nsfs %i %Z' /run/netns/NAME...` */
+async function namespaceIdentities(
+  host: Host,
+  namespaces: readonly string[],
+): Promise<Map<string, string>> {
+  const identities = new Map<string, string>();
+  if (namespaces.length === 0) return identities;
+  // One that went meanwhile is left out (stat still prints the others).
+  const r = await host.run([
+    "stat",
+    "-Lc",
+    `%n ${NAMESPACE_IDENTITY}`,
+    ...namespaces.map((n) => `/run/netns/${n}`),
+  ]);
+  for (const line of r.stdout.split("\n")) {
+    const m = /^\/run\/netns\/(\S+) (.*)$/.exec(line);
+    if (m) identities.set(m[1]!, m[2]!);
+  }
+  return identities;
+}
+
 /**
  * Every object on the host that carries a mark of ours: namespaces with a
  * record whose namespace exists, links whose alias is a mark (on the host and
@@ -82,8 +105,11 @@ export async function findMarked(host: Host): Promise<MarkedObject[]> {
   const found: MarkedObject[] = [];
   const namespaces = await listNamespaces(host);
   const records = await readRecords(host, RECORD_DIR);
+  const identities = await namespaceIdentities(host, namespaces);
   for (const name of namespaces) {
-    const mark = records.get(namespaceRecord(name))?.[0];
+    const lines = records.get(namespaceRecord(name));
+    // Not a record of this namespace: one deleted by hand and made again under its name.
+    const mark = lines && namespaceMarkOf(lines.join("\n"), 0, identities.get(name));
     if (isMark(mark)) found.push({ type: "namespace", name, mark });
   }
   const places: (string | undefined)[] = [undefined, ...namespaces];

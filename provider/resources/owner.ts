@@ -13,8 +13,11 @@
  * Where the mark lives, by kind:
  * - links (Bridge, VethPair ends, Vxlan): the interface alias (`ip link set
  *   dev X alias MARK`, IFLA_IFALIAS), set in the create's round trip;
- * - namespaces: a record file `/run/linuxnet/netns/<name>` holding the mark,
- *   written in the create's round trip;
+ * - namespaces: a record file `/run/linuxnet/netns/<name>` holding the mark
+ *   and the namespace's identity ({@link NAMESPACE_IDENTITY}: its nsfs inode
+ *   and that inode's change time), written in the create's round trip; a
+ *   record whose identity is not the namespace's (deleted by hand and made
+ *   again under its name) marks nothing;
  * - routes: protocol {@link ROUTE_PROTOCOL} (a route cannot carry a name),
  *   and a record under `/run/linuxnet/route/` holding the mark.
  *
@@ -155,6 +158,55 @@ export function refusal(what: string, found: string | undefined, ownership: Owne
 /** A record file's path for a namespace. */
 export function namespaceRecord(name: string): string {
   return `${RECORD_DIR}/netns/${name}`;
+}
+
+/**
+ * The `stat` format of a namespace's identity: `nsfs <inode> <ctime>` of
+ * `/run/netns/<name>`, the nsfs inode its bind mount pins for as long as the
+ * namespace is there. A namespace made again under the name has another
+ * (the kernel may reuse an inode number, not in the same second).
+ */
+export const NAMESPACE_IDENTITY = "nsfs %i %Z";
+
+/** A namespace's identity. Equivalent to: `stat -Lc 'nsfs %i %Z' /run/netns/NAME` */
+export function planNamespaceIdentity(name: string): string[] {
+  return ["stat", "-Lc", NAMESPACE_IDENTITY, `/run/netns/${name}`];
+}
+
+/**
+ * Writes a namespace's record: its mark, then its identity, read on the host
+ * in the same command. Equivalent to:
+ * `mkdir -p /run/linuxnet/netns && { echo MARK; stat -Lc 'nsfs %i %Z' /run/netns/NAME; } > /run/linuxnet/netns/NAME`
+ */
+export function planNamespaceRecordWrite(name: string, mark: string): string[] {
+  const file = namespaceRecord(name);
+  return [
+    "sh",
+    "-c",
+    'd=$1 f=$2 m=$3 n=$4; i=$(stat -Lc "$5" "/run/netns/$n") && mkdir -p "$d" && printf "%s\n%s\n" "$m" "$i" > "$f"',
+    "sh",
+    file.slice(0, file.lastIndexOf("/")),
+    file,
+    mark,
+    name,
+    NAMESPACE_IDENTITY,
+  ];
+}
+
+/**
+ * The mark a namespace's record holds, when it is this namespace's: its
+ * identity line is the namespace's `identity` (a record written before
+ * identities were, with none, is taken at its word). Undefined otherwise.
+ */
+export function namespaceMarkOf(
+  text: string,
+  exitCode: number,
+  identity: string | undefined,
+): string | undefined {
+  const mark = parseRecord(text, exitCode);
+  const recorded = text.split("\n")[1]?.trim();
+  if (!mark || !recorded) return mark;
+  return recorded === identity?.trim() ? mark : undefined;
 }
 
 /** A record file's path for a route: under its namespace (`@host` for the host's), one file per table, destination and metric. */

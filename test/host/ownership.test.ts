@@ -130,6 +130,21 @@ describe("a create that finds an object of its name", () => {
     expect(await namespaces(ctx.h)).not.toContain(NS);
   });
 
+  it("does not take a namespace deleted by hand and made again under the name for its own", async () => {
+    const ns = of("Namespace", "ns");
+    await ns.create({ name: NS });
+    // Its record stays behind; the kernel may reuse the inode number, not within the same second.
+    await oob(ctx.h, ["ip", "netns", "delete", NS]);
+    await new Promise((r) => setTimeout(r, 1100));
+    await addNamespace(ctx.h, NS);
+    const refused = await ns.createFails({ name: NS });
+    expect(refused.message).toMatch(
+      /namespace "ow-ns" already exists and is not managed by this stack; set adopt: true/,
+    );
+    await removeNamespace(ctx.h, NS);
+    await oob(ctx.h, ["rm", "-f", `/run/linuxnet/netns/${NS}`]);
+  });
+
   it("refuses an object marked by another resource or stack, even with adopt, naming the mark", async () => {
     const mine = of("Bridge", "br");
     const made = await mine.create({ name: "ow-br" });

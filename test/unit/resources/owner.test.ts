@@ -4,9 +4,11 @@ import {
   isAdoptedMark,
   markFor,
   markOf,
+  namespaceMarkOf,
   ownerOf,
   ownerOfUrn,
   ownershipOf,
+  planNamespaceRecordWrite,
   planRecordRemove,
   resourceMarkOf,
   routeRecord,
@@ -86,6 +88,29 @@ describe("marks of ownership", () => {
     expect(routeRecord("ns1", "100", "default", 5)).toBe("/run/linuxnet/route/ns1/100_default_5");
   });
 
+  it("of a namespace hold its identity, and mark only the namespace it names", () => {
+    const id = "nsfs 4026534991 1796309313";
+    expect(namespaceMarkOf(`linuxnet:p/s/Namespace/a\n${id}\n`, 0, `${id}\n`)).toBe(
+      "linuxnet:p/s/Namespace/a",
+    );
+    expect(
+      namespaceMarkOf(`linuxnet:p/s/Namespace/a\n${id}\n`, 0, "nsfs 4026534991 1796309999"),
+    ).toBe(undefined);
+    expect(namespaceMarkOf(`linuxnet:p/s/Namespace/a\n${id}\n`, 0, undefined)).toBe(undefined);
+    // A record written before identities were: taken at its word.
+    expect(namespaceMarkOf("linuxnet:p/s/Namespace/a\n", 0, `${id}\n`)).toBe(
+      "linuxnet:p/s/Namespace/a",
+    );
+    expect(planNamespaceRecordWrite("ns1", "linuxnet:p/s/Namespace/a").slice(3)).toEqual([
+      "sh",
+      "/run/linuxnet/netns",
+      "/run/linuxnet/netns/ns1",
+      "linuxnet:p/s/Namespace/a",
+      "ns1",
+      "nsfs %i %Z",
+    ]);
+  });
+
   it("remove a record with the directories it leaves empty, up to /run/linuxnet", () => {
     expect(planRecordRemove("/run/linuxnet/netns/ns1").slice(4)).toEqual([
       "/run/linuxnet/netns/ns1",
@@ -98,6 +123,7 @@ describe("marks of ownership", () => {
 describe("a create that finds its name taken", () => {
   const ok = (stdout = ""): CommandResult => ({ stdout, stderr: "", exitCode: 0 });
   const mine = "linuxnet:p/s/Namespace/blue";
+  const IDENTITY = "nsfs 4026534991 1796309313";
 
   /** A host where namespace ns-blue exists, with `record` as its record (or none). */
   function hostWith(record: string | undefined) {
@@ -112,6 +138,7 @@ describe("a create that finds its name taken", () => {
           exitCode: 1,
         };
       }
+      if (line === "stat -Lc nsfs %i %Z /run/netns/ns-blue") return ok(`${IDENTITY}\n`);
       if (line.startsWith("cat /run/linuxnet/netns/")) {
         return record === undefined
           ? { stdout: "", stderr: "No such file or directory", exitCode: 1 }
@@ -143,6 +170,20 @@ describe("a create that finds its name taken", () => {
     expect(ran).toContain("ip -n ns-blue link set lo up");
     // Its mark is not rewritten: it is ours already.
     expect(ran.filter((l) => l.startsWith("sh -c"))).toEqual([]);
+  });
+
+  it("takes over its own namespace whose record names it (its nsfs inode and time)", async () => {
+    const { host, ran } = hostWith(`${mine}\n${IDENTITY}`);
+    await namespaceKind.create(host, inputs(), "ns-blue");
+    expect(ran).toContain("ip -n ns-blue link set lo up");
+  });
+
+  it("reads a namespace deleted by hand and made again under the name as unmarked: its record names another", async () => {
+    const { host, ran } = hostWith(`${mine}\nnsfs 4026534730 1796309001`);
+    await expect(namespaceKind.create(host, inputs(), "ns-blue")).rejects.toThrow(
+      /namespace "ns-blue" already exists and is not managed by this stack; set adopt: true/,
+    );
+    expect(ran).not.toContain("ip -n ns-blue link set lo up");
   });
 
   it("refuses an object with another resource's mark, even with adopt, and names it", async () => {
