@@ -280,6 +280,8 @@ export const vethKind = declareKind<VethInputs, VethOutputs>({
         if (other) {
           return `${stderr.trim()}: "${other.ifname}" already exists and is not a veth (it is a ${other.linkinfo?.info_kind ?? "plain"} link)`;
         }
+        // Both gone meanwhile: the add's own error says it.
+        if (!seenA && !seenB) return undefined;
         if (!seenA || !seenB) {
           const [there, gone] = seenA ? [a, b] : [b, a];
           return `${stderr.trim()}: veth "${there.name}" already exists without "${gone.name}" as its peer; not taken over`;
