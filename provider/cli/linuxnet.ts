@@ -38,6 +38,7 @@ import {
   deleteOrphans,
   describeMarked,
   findMarked,
+  isAdopted,
   orphansOf,
   ownersOfExport,
 } from "../resources/orphans";
@@ -61,9 +62,11 @@ namespace for --from, and "wherever it is" for --to.
 
 orphans lists the objects on the host marked as the export's stack's (links by their
 alias, namespaces and routes by a record under /run/linuxnet) that the export does not
-hold; --delete removes them. Unmarked objects and other stacks' are never touched.
---stack names the stack when the export holds no resource. Exits 0 when there are none
-(or all were deleted), 1 when some are listed, 2 when it could not run.`;
+hold; --delete removes them, but for adopted ones (they existed before the stack: listed,
+never deleted). Unmarked objects and other stacks' are never touched.
+--stack names the stack when the export holds no resource; one other than the stack its
+resources name is refused. Exits 0 when there are none (or all were deleted), 1 when some
+are listed, 2 when it could not run.`;
 
 /** A command-line mistake: print usage, exit 2. */
 class UsageError extends Error {}
@@ -328,8 +331,10 @@ async function orphans(v: Record<string, string | boolean | undefined>, io: Io):
   const host = await hostFromFlags(v);
   const found = orphansOf(await findMarked(host), owners);
   const stack = owners.prefix.slice("linuxnet:".length, -1);
+  const kept = found.filter(isAdopted);
   if (v.json) {
-    io.out(JSON.stringify({ stack, orphans: found, deleted: v.delete === true }, null, 2));
+    const orphans = found.map((o) => ({ ...o, adopted: isAdopted(o) }));
+    io.out(JSON.stringify({ stack, orphans, deleted: v.delete === true }, null, 2));
   } else if (found.length === 0) {
     io.out(`no orphans of ${stack} on ${host.name}`);
   } else {
@@ -340,7 +345,14 @@ async function orphans(v: Record<string, string | boolean | undefined>, io: Io):
   }
   if (!v.delete || found.length === 0) return found.length === 0 ? 0 : 1;
   await deleteOrphans(host, found);
-  if (!v.json) io.out(`deleted ${found.length} object(s)`);
+  if (!v.json) {
+    io.out(`deleted ${found.length - kept.length} object(s)`);
+    if (kept.length > 0) {
+      io.out(
+        `kept ${kept.length} adopted object(s): they existed before the stack adopted them; delete them by hand, or remove their mark (a link's alias, a record under /run/linuxnet) to keep them`,
+      );
+    }
+  }
   return 0;
 }
 

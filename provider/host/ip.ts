@@ -18,6 +18,7 @@ export function inNamespace(namespace: string | undefined, argv: string[]): stri
 
 /** A link as `ip -json -details link show` reports it (the fields we use). */
 export interface LinkState {
+  readonly ifindex?: number;
   readonly ifname: string;
   readonly flags: string[];
   readonly mtu: number;
@@ -27,6 +28,9 @@ export interface LinkState {
   readonly master?: string;
   /** For a veth: the peer's name (when the peer is in the same namespace, or by its netns id). */
   readonly link?: string;
+  /** For a veth whose peer is in another namespace: the peer's ifindex there... */
+  readonly link_index?: number;
+  /** ...and the id this namespace gives the peer's (`ip netns list-id`). */
   readonly link_netnsid?: number;
   /** The interface alias (IFLA_IFALIAS): our mark of ownership on the links we make. */
   readonly ifalias?: string;

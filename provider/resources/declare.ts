@@ -11,7 +11,7 @@
 
 import type { ValidationFailure } from "../errors";
 import { type HostReader, liveReader } from "../host/reader";
-import { ExistsError, markFor, ownershipOf } from "./owner";
+import { ExistsError, adoptedMarkOf, markFor, ownershipOf } from "./owner";
 import type { Host } from "../transport";
 import {
   type BaseInputs,
@@ -424,9 +424,10 @@ export interface KindDeclaration<I extends BaseInputs, O extends BaseInputs> {
   update(host: Host, id: string, olds: O, news: I): Promise<O>;
   delete(host: Host, id: string, props: O): Promise<void>;
   /**
-   * Writes the mark of ownership on an existing object that a create takes
-   * over (see owner.ts): its own after an interrupted create, or an unmarked
-   * one with `adopt: true`. A kind without it never takes anything over.
+   * Writes a mark of ownership (see owner.ts) on an unmarked object that a
+   * create adopts (`adopt: true`), once it is converged; an object with its
+   * own mark (an interrupted create) keeps it. A kind without it never takes
+   * anything over.
    */
   mark?(host: Host, inputs: I, mark: string): Promise<void>;
 }
@@ -501,6 +502,10 @@ async function takeOver<I extends BaseInputs, O extends BaseInputs>(
       `on ${host.name}: ${found.what} already exists, but its ${d.replaces.join(", ")} differ from this resource's and cannot change in place; not taken over`,
     );
   }
-  if (ownership === "unmarked") await declaration.mark!(host, inputs, mark);
-  return declaration.update(host, id, seen, inputs);
+  const outs = await declaration.update(host, id, seen, inputs);
+  // Marked only once converged: an update that throws leaves the object unmarked, as found,
+  // not marked as a resource the engine never recorded. The mark says it was adopted, so
+  // that "linuxnet orphans --delete" never deletes it after it leaves the stack.
+  if (ownership === "unmarked") await declaration.mark!(host, inputs, adoptedMarkOf(mark));
+  return outs;
 }

@@ -12,11 +12,12 @@ import { adoptField, bool, connection, declareKind, generatedName } from "./decl
 import {
   ExistsError,
   markFor,
+  namespaceMarkOf,
   namespaceRecord,
-  parseRecord,
+  planNamespaceIdentity,
+  planNamespaceRecordWrite,
   planRecordRead,
   planRecordRemove,
-  planRecordWrite,
 } from "./owner";
 import { namespaceNameProblem } from "./validate";
 
@@ -40,13 +41,13 @@ export type NamespaceOutputs = NamespaceInputs;
  * trip so that an interrupted create leaves a marked namespace. `ip netns
  * add` sets up the `/run/netns` mount on first use, and two first uses at
  * once race (Debian bug 949235), so the directory is made first.
- * Equivalent to: `mkdir -p /run/netns && ip netns add NAME && echo MARK > /run/linuxnet/netns/NAME`
+ * Equivalent to: `mkdir -p /run/netns && ip netns add NAME && { echo MARK; stat -Lc 'nsfs %i %Z' /run/netns/NAME; } > /run/linuxnet/netns/NAME`
  */
 export function planNamespaceCreate(inputs: NamespaceInputs, mark: string): string[][] {
   const steps = [
     ["mkdir", "-p", "/run/netns"],
     ["ip", "netns", "add", inputs.name],
-    planRecordWrite(namespaceRecord(inputs.name), mark),
+    planNamespaceRecordWrite(inputs.name, mark),
   ];
   if (inputs.loopbackUp !== false) steps.push(ipArgv(inputs.name, "link", "set", "lo", "up"));
   return steps;
@@ -83,7 +84,12 @@ export const namespaceKind = declareKind<NamespaceInputs, NamespaceOutputs>({
     try {
       const failed = results.findIndex((r) => r.exitCode !== 0);
       if (failed === 1 && /File exists/.test(results[1]!.stderr)) {
-        const record = await host.run(planRecordRead(namespaceRecord(inputs.name)));
+        // The record marks it only when it names this namespace, not one deleted by hand
+        // and made again under its name.
+        const [record, identity] = await Promise.all([
+          host.run(planRecordRead(namespaceRecord(inputs.name))),
+          host.run(planNamespaceIdentity(inputs.name)),
+        ]);
         const r = results[1]!;
         throw new ExistsError(
           host.name,
@@ -92,7 +98,11 @@ export const namespaceKind = declareKind<NamespaceInputs, NamespaceOutputs>({
           r.stdout,
           r.stderr,
           `namespace "${inputs.name}"`,
-          parseRecord(record.stdout, record.exitCode),
+          namespaceMarkOf(
+            record.stdout,
+            record.exitCode,
+            identity.exitCode === 0 ? identity.stdout : undefined,
+          ),
         );
       }
       await throwIfStepFailed(host, steps, results);
@@ -112,7 +122,7 @@ export const namespaceKind = declareKind<NamespaceInputs, NamespaceOutputs>({
   },
 
   async mark(host, inputs, mark) {
-    await host.runOk(planRecordWrite(namespaceRecord(inputs.name), mark));
+    await host.runOk(planNamespaceRecordWrite(inputs.name, mark));
   },
 
   async read(reader, _id, props) {

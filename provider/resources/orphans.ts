@@ -4,7 +4,9 @@
  * more (a lost state file, `pulumi state delete`, an interrupted run whose
  * resources the engine never recorded). `linuxnet orphans` lists them and
  * with `--delete` removes them. An object without a mark of ours is never
- * listed and never touched; nor is one marked by another stack.
+ * listed and never touched; nor is one marked by another stack. One that
+ * was adopted (its mark ends with `;adopted`: it existed before the stack
+ * took it over) is listed as such and never deleted.
  */
 
 import type { Host } from "../transport";
@@ -14,13 +16,17 @@ import { CommandError } from "../errors";
 import { TYPE_PREFIX } from "./type-token";
 import {
   MARK_PREFIX,
+  NAMESPACE_IDENTITY,
   RECORD_DIR,
   ROUTE_PROTOCOL,
+  isAdoptedMark,
   isMark,
   markOf,
+  namespaceMarkOf,
   namespaceRecord,
   ownerOfUrn,
   planRecordRemove,
+  resourceMarkOf,
 } from "./owner";
 import { deleteLink } from "./link";
 
@@ -47,21 +53,47 @@ export type MarkedObject =
       readonly mark: string;
     };
 
-/** Reads every record file under a directory: path, then its lines. Equivalent to: `grep -r '' DIR` */
+/**
+ * Reads every record file under a directory: path, then its lines.
+ * Equivalent to: `grep -rZ '' DIR`
+ */
 async function readRecords(host: Host, dir: string): Promise<Map<string, string[]>> {
-  // One command for all of them: `grep -r ''` prints each line as FILE:LINE.
-  const r = await host.run(["grep", "-r", "", dir]);
+  // One command for all of them: `grep -rZ ''` prints each line as FILE, a NUL, then LINE.
+  // Not `FILE:LINE`: a route's record name holds ':' (10.78.0.0/16 is `main_10.78.0.0:16_0`).
+  const argv = ["grep", "-rZ", "", dir];
+  const r = await host.run(argv);
   const files = new Map<string, string[]>();
   if (r.exitCode > 1 && !/No such file or directory/.test(r.stderr)) {
-    throw new CommandError(host.name, ["grep", "-r", "", dir], r.exitCode, r.stdout, r.stderr);
+    throw new CommandError(host.name, argv, r.exitCode, r.stdout, r.stderr);
   }
   for (const line of r.stdout.split("\n")) {
-    const at = line.indexOf(":");
+    const at = line.indexOf("\0");
     if (at <= 0) continue;
     const file = line.slice(0, at);
     files.set(file, [...(files.get(file) ?? []), line.slice(at + 1)]);
   }
   return files;
+}
+
+/** The identity of each namespace (owner.ts). Equivalent to: `stat -Lc '%n nsfs %i %Z' /run/netns/NAME...` */
+async function namespaceIdentities(
+  host: Host,
+  namespaces: readonly string[],
+): Promise<Map<string, string>> {
+  const identities = new Map<string, string>();
+  if (namespaces.length === 0) return identities;
+  // One that went meanwhile is left out (stat still prints the others).
+  const r = await host.run([
+    "stat",
+    "-Lc",
+    `%n ${NAMESPACE_IDENTITY}`,
+    ...namespaces.map((n) => `/run/netns/${n}`),
+  ]);
+  for (const line of r.stdout.split("\n")) {
+    const m = /^\/run\/netns\/(\S+) (.*)$/.exec(line);
+    if (m) identities.set(m[1]!, m[2]!);
+  }
+  return identities;
 }
 
 /**
@@ -73,8 +105,11 @@ export async function findMarked(host: Host): Promise<MarkedObject[]> {
   const found: MarkedObject[] = [];
   const namespaces = await listNamespaces(host);
   const records = await readRecords(host, RECORD_DIR);
+  const identities = await namespaceIdentities(host, namespaces);
   for (const name of namespaces) {
-    const mark = records.get(namespaceRecord(name))?.[0];
+    const lines = records.get(namespaceRecord(name));
+    // Not a record of this namespace: one deleted by hand and made again under its name.
+    const mark = lines && namespaceMarkOf(lines.join("\n"), 0, identities.get(name));
     if (isMark(mark)) found.push({ type: "namespace", name, mark });
   }
   const places: (string | undefined)[] = [undefined, ...namespaces];
@@ -146,7 +181,8 @@ export interface ExportOwners {
 /**
  * The stack and the marks of the resources a `pulumi stack export` holds.
  * `stack` (`<project>/<stack>`) names the stack when the export has no URN
- * to tell it (a stack whose state was emptied). Throws for JSON that is not an export.
+ * to tell it (a stack whose state was emptied). Throws for JSON that is not an export,
+ * and for a `stack` other than the one the export's URNs name.
  */
 export function ownersOfExport(json: unknown, stack?: string): ExportOwners {
   const deployment = (json as { deployment?: { resources?: unknown } } | null)?.deployment;
@@ -156,50 +192,68 @@ export function ownersOfExport(json: unknown, stack?: string): ExportOwners {
   const resources = Array.isArray(deployment.resources)
     ? (deployment.resources as { urn?: unknown; type?: unknown; inputs?: { owner?: unknown } }[])
     : [];
-  let prefix = stack ? `${MARK_PREFIX}${stack}/` : undefined;
+  // The stack its URNs name: `<project>/<stack>`.
+  let named: string | undefined;
   const held = new Set<string>();
   for (const r of resources) {
     if (typeof r.urn !== "string") continue;
     const m = /^urn:pulumi:(.*?)::([^:]+)::/.exec(r.urn);
-    if (m && !prefix) prefix = `${MARK_PREFIX}${m[2]}/${m[1]}/`;
+    if (m && !named) named = `${m[2]}/${m[1]}`;
     if (typeof r.type !== "string" || !r.type.startsWith(TYPE_PREFIX)) continue;
     const owner = ownerOfUrn(r.urn, r.type.slice(TYPE_PREFIX.length));
     if (owner) held.add(markOf(owner));
     if (typeof r.inputs?.owner === "string") held.add(markOf(r.inputs.owner));
   }
-  if (!prefix) {
+  // A --stack other than the export's own would read every object of that stack as an orphan.
+  if (stack && named && stack !== named) {
+    throw new Error(
+      `is an export of stack ${named}, but --stack ${stack} names another: orphans are looked for only in the export's own stack (drop --stack, or export ${stack})`,
+    );
+  }
+  const which = named ?? stack;
+  if (!which) {
     throw new Error(
       "holds no resource to tell its project and stack: give them with --stack PROJECT/STACK",
     );
   }
-  return { prefix, held };
+  return { prefix: `${MARK_PREFIX}${which}/`, held };
 }
 
-/** The marked objects of the export's stack that it does not hold. Pure. */
+/** The marked objects of the export's stack that it does not hold (adopted ones too). Pure. */
 export function orphansOf(found: readonly MarkedObject[], owners: ExportOwners): MarkedObject[] {
-  return found.filter((o) => o.mark.startsWith(owners.prefix) && !owners.held.has(o.mark));
+  return found.filter(
+    (o) => o.mark.startsWith(owners.prefix) && !owners.held.has(resourceMarkOf(o.mark)),
+  );
 }
 
-/** One line per object: what it is, where, and its mark. Pure. */
+/** True for an object adopted by its resource (it existed before): listed, never deleted. */
+export function isAdopted(o: MarkedObject): boolean {
+  return isAdoptedMark(o.mark);
+}
+
+/** One line per object: what it is, where, its mark, and whether it was adopted. Pure. */
 export function describeMarked(o: MarkedObject): string {
   const where = (ns: string | undefined) => (ns === undefined ? "" : `${ns}/`);
+  const adopted = isAdopted(o) ? "  adopted (existed before the stack): never deleted" : "";
   switch (o.type) {
     case "namespace":
-      return `namespace ${o.name}  ${o.mark}`;
+      return `namespace ${o.name}  ${o.mark}${adopted}`;
     case "link":
-      return `link      ${where(o.namespace)}${o.name} (${o.kind ?? "plain"})  ${o.mark}`;
+      return `link      ${where(o.namespace)}${o.name} (${o.kind ?? "plain"})  ${o.mark}${adopted}`;
     case "route":
-      return `route     ${where(o.namespace)}${o.destination} table ${o.table} metric ${o.metric}  ${o.mark}`;
+      return `route     ${where(o.namespace)}${o.destination} table ${o.table} metric ${o.metric}  ${o.mark}${adopted}`;
   }
 }
 
 /**
  * Deletes orphans: routes first, then links, then namespaces (which take
- * whatever is left inside them), each with its record. Already gone is success.
+ * whatever is left inside them), each with its record. Already gone is
+ * success. Adopted ones are skipped: they were someone's before the stack's.
  */
 export async function deleteOrphans(host: Host, orphans: readonly MarkedObject[]): Promise<void> {
   const order = { route: 0, link: 1, namespace: 2 } as const;
-  for (const o of [...orphans].sort((a, b) => order[a.type] - order[b.type])) {
+  const deletable = orphans.filter((o) => !isAdopted(o));
+  for (const o of deletable.sort((a, b) => order[a.type] - order[b.type])) {
     if (o.type === "route") {
       // `proto 76`: the kernel deletes only a route of ours.
       const argv = ipArgv(

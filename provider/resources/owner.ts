@@ -13,10 +13,20 @@
  * Where the mark lives, by kind:
  * - links (Bridge, VethPair ends, Vxlan): the interface alias (`ip link set
  *   dev X alias MARK`, IFLA_IFALIAS), set in the create's round trip;
- * - namespaces: a record file `/run/linuxnet/netns/<name>` holding the mark,
- *   written in the create's round trip;
+ * - namespaces: a record file `/run/linuxnet/netns/<name>` holding the mark
+ *   and the namespace's identity ({@link NAMESPACE_IDENTITY}: its nsfs inode
+ *   and that inode's change time), written in the create's round trip; a
+ *   record whose identity is not the namespace's (deleted by hand and made
+ *   again under its name) marks nothing;
  * - routes: protocol {@link ROUTE_PROTOCOL} (a route cannot carry a name),
  *   and a record under `/run/linuxnet/route/` holding the mark.
+ *
+ * An object taken over with `adopt: true` (one that existed before the
+ * stack) carries its resource's mark followed by {@link ADOPTED}
+ * (`linuxnet:proj/dev/Bridge/br0;adopted`): the same owner to a later
+ * takeover, but `linuxnet orphans` lists it as adopted and never deletes it,
+ * so that a hand-made object a stack let go of (`retainOnDelete`) is not
+ * taken from the person who made it.
  *
  * Pure: nothing here runs a command.
  */
@@ -94,6 +104,27 @@ export function markFor(inputs: { owner?: unknown; resourceName?: unknown }, kin
   return markOf(owner);
 }
 
+/**
+ * What an adopted object's mark ends with. `;` is a character no mark holds
+ * otherwise (a name with one is hashed), so the suffix cannot be part of an owner.
+ */
+export const ADOPTED = ";adopted";
+
+/** The mark an object taken over with `adopt: true` carries: the resource's mark and {@link ADOPTED}. */
+export function adoptedMarkOf(mark: string): string {
+  return `${mark}${ADOPTED}`;
+}
+
+/** True for the mark of an adopted object (one that existed before its stack took it over). */
+export function isAdoptedMark(mark: string): boolean {
+  return isMark(mark) && mark.endsWith(ADOPTED);
+}
+
+/** The resource's mark a found mark stands for: without {@link ADOPTED}. */
+export function resourceMarkOf(mark: string): string {
+  return isAdoptedMark(mark) ? mark.slice(0, -ADOPTED.length) : mark;
+}
+
 /** True for a mark of ours (of any resource). */
 export function isMark(value: unknown): value is string {
   return typeof value === "string" && value.startsWith(MARK_PREFIX);
@@ -107,10 +138,10 @@ export function stackPrefixOf(project: string, stack: string): string {
 /** Whose an existing object is, as its mark says. */
 export type Ownership = "ours" | "unmarked" | "other";
 
-/** Compares the mark found on an object with ours. */
+/** Compares the mark found on an object with ours; an adopted object's mark of ours is ours. */
 export function ownershipOf(found: string | undefined, mine: string): Ownership {
   if (!isMark(found)) return "unmarked";
-  return found === mine ? "ours" : "other";
+  return resourceMarkOf(found) === mine ? "ours" : "other";
 }
 
 /**
@@ -127,6 +158,55 @@ export function refusal(what: string, found: string | undefined, ownership: Owne
 /** A record file's path for a namespace. */
 export function namespaceRecord(name: string): string {
   return `${RECORD_DIR}/netns/${name}`;
+}
+
+/**
+ * The `stat` format of a namespace's identity: `nsfs <inode> <ctime>` of
+ * `/run/netns/<name>`, the nsfs inode its bind mount pins for as long as the
+ * namespace is there. A namespace made again under the name has another
+ * (the kernel may reuse an inode number, not in the same second).
+ */
+export const NAMESPACE_IDENTITY = "nsfs %i %Z";
+
+/** A namespace's identity. Equivalent to: `stat -Lc 'nsfs %i %Z' /run/netns/NAME` */
+export function planNamespaceIdentity(name: string): string[] {
+  return ["stat", "-Lc", NAMESPACE_IDENTITY, `/run/netns/${name}`];
+}
+
+/**
+ * Writes a namespace's record: its mark, then its identity, read on the host
+ * in the same command. Equivalent to:
+ * `mkdir -p /run/linuxnet/netns && { echo MARK; stat -Lc 'nsfs %i %Z' /run/netns/NAME; } > /run/linuxnet/netns/NAME`
+ */
+export function planNamespaceRecordWrite(name: string, mark: string): string[] {
+  const file = namespaceRecord(name);
+  return [
+    "sh",
+    "-c",
+    'd=$1 f=$2 m=$3 n=$4; i=$(stat -Lc "$5" "/run/netns/$n") && mkdir -p "$d" && printf "%s\n%s\n" "$m" "$i" > "$f"',
+    "sh",
+    file.slice(0, file.lastIndexOf("/")),
+    file,
+    mark,
+    name,
+    NAMESPACE_IDENTITY,
+  ];
+}
+
+/**
+ * The mark a namespace's record holds, when it is this namespace's: its
+ * identity line is the namespace's `identity` (a record written before
+ * identities were, with none, is taken at its word). Undefined otherwise.
+ */
+export function namespaceMarkOf(
+  text: string,
+  exitCode: number,
+  identity: string | undefined,
+): string | undefined {
+  const mark = parseRecord(text, exitCode);
+  const recorded = text.split("\n")[1]?.trim();
+  if (!mark || !recorded) return mark;
+  return recorded === identity?.trim() ? mark : undefined;
 }
 
 /** A record file's path for a route: under its namespace (`@host` for the host's), one file per table, destination and metric. */

@@ -33,12 +33,13 @@ import {
   planLinkAdd,
   planLinkChanges,
   planLinkMark,
-  observeLink,
   readLink,
   stableMac,
   updateLink,
 } from "./link";
-import { ExistsError, markFor } from "./owner";
+import { ExistsError, isMark, markFor } from "./owner";
+import { type LinkState, ipArgv, parseJsonList } from "../host/ip";
+import type { Host } from "../transport";
 import {
   type Checker,
   MAX_INTERFACE_NAME_BYTES,
@@ -146,6 +147,93 @@ function endsApart(out: Record<string, unknown>, c: Checker): void {
   }
 }
 
+/** One end as `ip -json -details link show` reports it; undefined when it is not there. */
+async function seeEnd(host: Host, end: VethEnd): Promise<LinkState | undefined> {
+  const r = await host.run(
+    ipArgv(end.namespace, "-json", "-details", "link", "show", "dev", end.name),
+  );
+  return r.exitCode === 0 ? parseJsonList<LinkState>(r.stdout)[0] : undefined;
+}
+
+/**
+ * The names a namespace gives other namespaces' ids (`ip netns list-id`);
+ * undefined when it cannot tell. Equivalent to: `ip [-n NS] -json netns list-id`
+ */
+async function nsidNames(
+  host: Host,
+  namespace: string | undefined,
+): Promise<ReadonlyMap<number, string> | undefined> {
+  const r = await host.run(ipArgv(namespace, "-json", "netns", "list-id"));
+  if (r.exitCode !== 0) return undefined;
+  try {
+    const ids = parseJsonList<{ nsid?: number; name?: string }>(r.stdout);
+    return new Map(ids.flatMap((i) => (i.nsid !== undefined && i.name ? [[i.nsid, i.name]] : [])));
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Why two existing veths are not one pair, or undefined when each is the
+ * other's peer: in one namespace, each names the other as its `link`; across
+ * two, each one's `link_index` is the other's ifindex, and the id each
+ * namespace gives its peer's namespace names that namespace (where it can
+ * tell). Pure.
+ */
+export function vethPeerProblem(
+  a: Pick<VethEnd, "name" | "namespace">,
+  seenA: LinkState,
+  b: Pick<VethEnd, "name" | "namespace">,
+  seenB: LinkState,
+  idsOfA?: ReadonlyMap<number, string>,
+  idsOfB?: ReadonlyMap<number, string>,
+): string | undefined {
+  const peerOf = (s: LinkState) =>
+    s.link !== undefined
+      ? `"${s.link}"`
+      : s.link_index !== undefined
+        ? `ifindex ${s.link_index} in the namespace of id ${s.link_netnsid ?? "?"}`
+        : "unknown";
+  const named = (
+    ids: ReadonlyMap<number, string> | undefined,
+    id: number | undefined,
+    ns: string | undefined,
+  ) => {
+    const name = id === undefined ? undefined : ids?.get(id);
+    return ns === undefined || name === undefined || name === ns;
+  };
+  const paired =
+    (a.namespace ?? "") === (b.namespace ?? "")
+      ? seenA.link === b.name && seenB.link === a.name
+      : seenA.link_index !== undefined &&
+        seenA.link_index === seenB.ifindex &&
+        seenB.link_index === seenA.ifindex &&
+        seenA.link_netnsid !== undefined &&
+        seenB.link_netnsid !== undefined &&
+        named(idsOfA, seenA.link_netnsid, b.namespace) &&
+        named(idsOfB, seenB.link_netnsid, a.namespace);
+  if (paired) return undefined;
+  return `veths "${a.name}" and "${b.name}" already exist but are not each other's peer ("${a.name}"'s peer is ${peerOf(seenA)}, "${b.name}"'s is ${peerOf(seenB)})`;
+}
+
+/**
+ * Why the two ends of an existing pair cannot be taken over as one: one
+ * carries a mark of ours the other does not (another resource's, or none).
+ * Both unmarked, or both the same mark: undefined. Pure.
+ */
+export function vethMarkProblem(
+  a: Pick<VethEnd, "name">,
+  seenA: LinkState,
+  b: Pick<VethEnd, "name">,
+  seenB: LinkState,
+): string | undefined {
+  const markA = isMark(seenA.ifalias) ? seenA.ifalias : undefined;
+  const markB = isMark(seenB.ifalias) ? seenB.ifalias : undefined;
+  if (markA === markB) return undefined;
+  const say = (m: string | undefined) => m ?? "no mark";
+  return `the ends of veth pair "${a.name}"/"${b.name}" carry different marks ("${a.name}": ${say(markA)}, "${b.name}": ${say(markB)})`;
+}
+
 /** The VethPair kind: its inputs as declared, and its lifecycle. */
 export const vethKind = declareKind<VethInputs, VethOutputs>({
   name: "VethPair",
@@ -185,13 +273,26 @@ export const vethKind = declareKind<VethInputs, VethOutputs>({
       if (results[0]?.exitCode === 0) undo(() => deleteLink(host, a.namespace, a.name));
       await throwIfStepFailed(host, steps, results, async (index, stderr) => {
         if (index !== 0 || !/File exists/.test(stderr)) return undefined;
-        // Either end's name may be the one taken; a veth of that name may be ours, to take over.
-        const seen =
-          (await observeLink(host, a.namespace, a.name)) ??
-          (await observeLink(host, b.namespace, b.name));
-        if (seen?.kind !== "veth") {
-          return `${stderr.trim()}: "${a.name}" or "${b.name}" already exists and is not a veth (it is a ${seen?.kind ?? "plain"} link)`;
+        // Either end's name may be the one taken. Only a whole pair is taken over: both ends
+        // veths, each other's peer, and with one ownership (both our mark, or both unmarked).
+        const [seenA, seenB] = await Promise.all([seeEnd(host, a), seeEnd(host, b)]);
+        const other = [seenA, seenB].find((s) => s && s.linkinfo?.info_kind !== "veth");
+        if (other) {
+          return `${stderr.trim()}: "${other.ifname}" already exists and is not a veth (it is a ${other.linkinfo?.info_kind ?? "plain"} link)`;
         }
+        // Both gone meanwhile: the add's own error says it.
+        if (!seenA && !seenB) return undefined;
+        if (!seenA || !seenB) {
+          const [there, gone] = seenA ? [a, b] : [b, a];
+          return `${stderr.trim()}: veth "${there.name}" already exists without "${gone.name}" as its peer; not taken over`;
+        }
+        const [idsA, idsB] = await Promise.all([
+          nsidNames(host, a.namespace),
+          nsidNames(host, b.namespace),
+        ]);
+        const problem =
+          vethPeerProblem(a, seenA, b, seenB, idsA, idsB) ?? vethMarkProblem(a, seenA, b, seenB);
+        if (problem) return `${stderr.trim()}: ${problem}; not taken over`;
         const r = results[0]!;
         throw new ExistsError(
           host.name,
@@ -199,8 +300,8 @@ export const vethKind = declareKind<VethInputs, VethOutputs>({
           r.exitCode,
           r.stdout,
           r.stderr,
-          `veth "${a.name}" or "${b.name}"`,
-          seen.alias,
+          `veth pair "${a.name}"/"${b.name}"`,
+          seenA.ifalias,
         );
       });
       const readBack = results.slice(-2).map((r) => parseLinkDetails(r.stdout));
@@ -318,12 +419,13 @@ export interface VethPairArgs {
   mtu?: pulumi.Input<number>;
   /**
    * Take over a veth pair of these names that exists already and carries no
-   * mark of ours: each end's namespace must be the one given; addresses,
-   * bridge, up and MTU are converged, and both ends are marked as this
-   * resource's (their alias). Deleting the resource then deletes the pair;
-   * give the `retainOnDelete` resource option to keep it. A link of another
-   * kind, or one marked by another resource, is refused either way. False
-   * when omitted; turning it on or off later changes nothing.
+   * mark of ours: the two ends must be each other's peer, neither marked,
+   * and each in the namespace given; addresses, bridge, up and MTU are
+   * converged, then both ends are marked as adopted by this resource (their
+   * alias). Deleting the resource then deletes the pair; give the
+   * `retainOnDelete` resource option to keep it. A link of another kind, an
+   * end of another pair, or one marked by another resource, is refused
+   * either way. False when omitted; turning it on or off later changes nothing.
    */
   adopt?: pulumi.Input<boolean>;
 }

@@ -15,6 +15,7 @@ import {
   Driver,
   type Managed,
   addNamespace,
+  addresses,
   afterFailure,
   ipIn,
   link,
@@ -62,7 +63,7 @@ async function cleanup(): Promise<void> {
   for (const ns of await namespaces(ctx.h)) {
     if (ns.startsWith("ow-")) await removeNamespace(ctx.h, ns);
   }
-  for (const l of ["ow-br", "ow-br2", "ow-p0", "ow-va", "ow-vx", "ow-dm"]) {
+  for (const l of ["ow-br", "ow-br2", "ow-p0", "ow-va", "ow-vc", "ow-vx", "ow-dm"]) {
     await oobResult(ctx.h, ["ip", "link", "del", l]);
   }
   await oobResult(ctx.h, ["rm", "-rf", "/run/linuxnet"]);
@@ -129,6 +130,21 @@ describe("a create that finds an object of its name", () => {
     expect(await namespaces(ctx.h)).not.toContain(NS);
   });
 
+  it("does not take a namespace deleted by hand and made again under the name for its own", async () => {
+    const ns = of("Namespace", "ns");
+    await ns.create({ name: NS });
+    // Its record stays behind; the kernel may reuse the inode number, not within the same second.
+    await oob(ctx.h, ["ip", "netns", "delete", NS]);
+    await new Promise((r) => setTimeout(r, 1100));
+    await addNamespace(ctx.h, NS);
+    const refused = await ns.createFails({ name: NS });
+    expect(refused.message).toMatch(
+      /namespace "ow-ns" already exists and is not managed by this stack; set adopt: true/,
+    );
+    await removeNamespace(ctx.h, NS);
+    await oob(ctx.h, ["rm", "-f", `/run/linuxnet/netns/${NS}`]);
+  });
+
   it("refuses an object marked by another resource or stack, even with adopt, naming the mark", async () => {
     const mine = of("Bridge", "br");
     const made = await mine.create({ name: "ow-br" });
@@ -179,7 +195,8 @@ describe("adopt: true", () => {
     expect(after.mtu).toBe(1300);
     expect(after.flags).toContain("UP");
     expect((await link(ctx.h, undefined, "ow-p0"))?.master).toBe("ow-br");
-    expect(await alias(undefined, "ow-br")).toBe(br.mark);
+    // Marked as adopted: the same owner to a takeover, never deleted by "orphans --delete".
+    expect(await alias(undefined, "ow-br")).toBe(`${br.mark};adopted`);
     await br.driver.expectNoDrift(res);
     // Toggling adopt is no change.
     expect((await br.driver.diff(res, { name: "ow-br", mtu: 1300 })).changes).toBe(false);
@@ -226,7 +243,7 @@ describe("adopt: true", () => {
       made.push({ d: r.driver, res });
     }
     expect((await link(ctx.h, NS, "ow-vb"))?.flags).toContain("UP");
-    expect(await alias(NS, "ow-vb")).toBe("linuxnet:ow/test/VethPair/a-VethPair");
+    expect(await alias(NS, "ow-vb")).toBe("linuxnet:ow/test/VethPair/a-VethPair;adopted");
     expect((await link(ctx.h, undefined, "ow-vx"))?.mtu).toBe(1400);
     expect(await routesTo(ctx.h, undefined, "10.78.0.0/16")).toMatchObject([
       { gateway: "10.77.0.3", protocol: "76" },
@@ -234,6 +251,35 @@ describe("adopt: true", () => {
     for (const { d, res } of made.reverse()) await d.delete(res);
     expect(await snapshotHost(ctx.h)).toEqual(snapshot);
     expect(await records()).toEqual(before);
+  });
+
+  it("refuses veth ends that are not each other's peer, or differ in ownership, marking nothing", async () => {
+    await oobAll(ctx.h, [
+      ["ip", "link", "add", "ow-va", "type", "veth", "peer", "name", "ow-vb"],
+      ["ip", "link", "add", "ow-vc", "type", "veth", "peer", "name", "ow-vd"],
+    ]);
+    const v = of("VethPair", "v");
+    // a is unmarked, b is the end of another pair: b is not to be re-marked nor reconfigured.
+    const crossed = await v.createFails({
+      a: { name: "ow-vc" },
+      b: { name: "ow-vb", addresses: ["10.77.0.9/24"] },
+      adopt: true,
+    });
+    expect(crossed.message).toMatch(
+      /veths "ow-vc" and "ow-vb" already exist but are not each other's peer \("ow-vc"'s peer is "ow-vd", "ow-vb"'s is "ow-va"\); not taken over/,
+    );
+    // One pair, but one end marked by another resource and the other unmarked.
+    await oob(ctx.h, ["ip", "link", "set", "dev", "ow-vb", "alias", "linuxnet:ow/test/VethPair/x"]);
+    const mixed = await v.createFails({ a: { name: "ow-va" }, b: { name: "ow-vb" }, adopt: true });
+    expect(mixed.message).toMatch(
+      /carry different marks \("ow-va": no mark, "ow-vb": linuxnet:ow\/test\/VethPair\/x\); not taken over/,
+    );
+    for (const l of ["ow-va", "ow-vc", "ow-vd"])
+      expect(await alias(undefined, l), l).toBeUndefined();
+    expect(await alias(undefined, "ow-vb")).toBe("linuxnet:ow/test/VethPair/x");
+    expect(await addresses(ctx.h, undefined, "ow-vb")).toEqual([]);
+    await oob(ctx.h, ["ip", "link", "del", "ow-va"]);
+    await oob(ctx.h, ["ip", "link", "del", "ow-vc"]);
   });
 
   it("refuses an object of another kind, and one whose fixed settings differ", async () => {
@@ -307,6 +353,12 @@ describe("linuxnet orphans", () => {
       b: { name: "ow-vb", namespace: NS, addresses: ["10.77.0.2/24"] },
     });
     await of("Route", "rt").create({ namespace: NS, destination: "default", via: "10.77.0.1" });
+    // A prefix: its record's file name holds ':' (main_10.78.0.0:16_0).
+    await of("Route", "rt2").create({
+      namespace: NS,
+      destination: "10.78.0.0/16",
+      via: "10.77.0.1",
+    });
 
     // An export that still holds the bridge and the route: the others are orphans.
     const partial = await orphans({
@@ -331,6 +383,7 @@ describe("linuxnet orphans", () => {
         "link ow-va (veth) linuxnet:ow/test/VethPair/v",
         "link ow-ns/ow-vb (veth) linuxnet:ow/test/VethPair/v",
         "namespace ow-ns linuxnet:ow/test/Namespace/ns",
+        "route ow-ns/10.78.0.0/16 table main metric 0 linuxnet:ow/test/Route/rt2",
       ].sort(),
     );
 
@@ -344,6 +397,7 @@ describe("linuxnet orphans", () => {
         "link ow-ns/ow-vb (veth) linuxnet:ow/test/VethPair/v",
         "namespace ow-ns linuxnet:ow/test/Namespace/ns",
         "route ow-ns/default table main metric 0 linuxnet:ow/test/Route/rt",
+        "route ow-ns/10.78.0.0/16 table main metric 0 linuxnet:ow/test/Route/rt2",
       ].sort(),
     );
     expect(all.out).not.toMatch(/ow-hand|ow-dm|ow-br2/);
@@ -359,5 +413,35 @@ describe("linuxnet orphans", () => {
     await new Driver("Bridge", ctx).delete(otherStack);
     await oob(ctx.h, ["ip", "link", "del", "ow-dm"]);
     await removeNamespace(ctx.h, "ow-hand");
+  });
+
+  it("lists an adopted object its stack let go of (retainOnDelete) as adopted, and --delete keeps it", async () => {
+    // A bridge made by hand (netplan's br0), adopted, then its resource left the stack
+    // with retainOnDelete: the engine never called delete, and its mark stays.
+    await oob(ctx.h, ["ip", "link", "add", "ow-dm", "type", "bridge"]);
+    const ad = of("Bridge", "ad");
+    await ad.create({ name: "ow-dm", adopt: true });
+    expect(await alias(undefined, "ow-dm")).toBe(`${ad.mark};adopted`);
+    const ifindex = (await link(ctx.h, undefined, "ow-dm"))!.ifindex;
+
+    const empty = { version: 3, deployment: { manifest: {} } };
+    const listed = await orphans(empty, "--stack", "ow/test");
+    expect(listed.code).toBe(1);
+    expect(listed.out).toMatch(
+      /link +ow-dm \(bridge\) +linuxnet:ow\/test\/Bridge\/ad;adopted +adopted \(existed before the stack\): never deleted/,
+    );
+    const deleted = await orphans(empty, "--stack", "ow/test", "--delete");
+    expect(deleted.code).toBe(0);
+    expect(deleted.out).toMatch(/deleted 0 object\(s\)\nkept 1 adopted object\(s\)/);
+    expect((await link(ctx.h, undefined, "ow-dm"))?.ifindex).toBe(ifindex);
+    expect(await alias(undefined, "ow-dm")).toBe(`${ad.mark};adopted`);
+
+    // The same resource back in the stack takes it over as its own, without adopt.
+    const again = await ad.create({ name: "ow-dm", mtu: 1400 });
+    expect((await link(ctx.h, undefined, "ow-dm"))?.ifindex).toBe(ifindex);
+    expect((await link(ctx.h, undefined, "ow-dm"))?.mtu).toBe(1400);
+    expect(await alias(undefined, "ow-dm")).toBe(`${ad.mark};adopted`);
+    await ad.driver.delete(again);
+    expect(await link(ctx.h, undefined, "ow-dm")).toBeUndefined();
   });
 });

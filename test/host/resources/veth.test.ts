@@ -353,8 +353,9 @@ describe("VethPair", () => {
       "ip link add name v-x netns ns-blue type veth peer name eth0",
       "File exists",
     );
+    // eth0 is a veth here (the lab's uplink), but not a pair with v-x: adopt would not take it either.
     expect(error.message).toMatch(
-      /"v-x" or "eth0" already exists and is not managed by this stack/,
+      /veth "eth0" already exists without "v-x" as its peer; not taken over/,
     );
     expect(await link(ctx.h, undefined, "eth0")).toEqual(eth0);
     expect(await end(BLUE, "v-x")).toBeUndefined();

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { planRecordWrite } from "../../../provider/resources/owner";
+import { planNamespaceRecordWrite } from "../../../provider/resources/owner";
 import {
   type NamespaceInputs,
   namespaceKind,
@@ -138,7 +138,7 @@ describe("namespaceKind.diff", () => {
 });
 
 describe("planNamespaceCreate", () => {
-  const record = planRecordWrite("/run/linuxnet/netns/ns-blue", "linuxnet:p/s/Namespace/blue");
+  const record = planNamespaceRecordWrite("ns-blue", "linuxnet:p/s/Namespace/blue");
 
   it("makes /run/netns first, adds the namespace, writes its record of ownership and brings lo up", () => {
     expect(planNamespaceCreate(inputs(), "linuxnet:p/s/Namespace/blue")).toEqual([

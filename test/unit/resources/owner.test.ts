@@ -1,11 +1,16 @@
 import { describe, expect, it } from "vitest";
 import {
+  adoptedMarkOf,
+  isAdoptedMark,
   markFor,
   markOf,
+  namespaceMarkOf,
   ownerOf,
   ownerOfUrn,
   ownershipOf,
+  planNamespaceRecordWrite,
   planRecordRemove,
+  resourceMarkOf,
   routeRecord,
 } from "../../../provider/resources/owner";
 import { namespaceKind, type NamespaceInputs } from "../../../provider/resources/namespace";
@@ -62,11 +67,48 @@ describe("marks of ownership", () => {
     expect(ownershipOf(found, "linuxnet:p/s/Bridge/a")).toBe(want);
   });
 
+  it("of an adopted object end with ;adopted, and still read as the same owner's", () => {
+    const mine = "linuxnet:p/s/Bridge/a";
+    expect(adoptedMarkOf(mine)).toBe("linuxnet:p/s/Bridge/a;adopted");
+    expect(isAdoptedMark(adoptedMarkOf(mine))).toBe(true);
+    expect(isAdoptedMark(mine)).toBe(false);
+    expect(isAdoptedMark("uplink;adopted")).toBe(false);
+    expect(resourceMarkOf(adoptedMarkOf(mine))).toBe(mine);
+    expect(resourceMarkOf(mine)).toBe(mine);
+    expect(ownershipOf(adoptedMarkOf(mine), mine)).toBe("ours");
+    expect(ownershipOf(adoptedMarkOf("linuxnet:p/s/Bridge/b"), mine)).toBe("other");
+    // No owner holds ';' as it is: the suffix cannot be part of a resource's name.
+    expect(markOf(ownerOf("p", "s", "Bridge", "a;adopted"))).toMatch(/\/#[0-9a-f]{20}$/);
+  });
+
   it("keep route records one file per namespace, table, destination and metric", () => {
     expect(routeRecord(undefined, "main", "10.1.0.0/16", 0)).toBe(
       "/run/linuxnet/route/@host/main_10.1.0.0:16_0",
     );
     expect(routeRecord("ns1", "100", "default", 5)).toBe("/run/linuxnet/route/ns1/100_default_5");
+  });
+
+  it("of a namespace hold its identity, and mark only the namespace it names", () => {
+    const id = "nsfs 4026534991 1796309313";
+    expect(namespaceMarkOf(`linuxnet:p/s/Namespace/a\n${id}\n`, 0, `${id}\n`)).toBe(
+      "linuxnet:p/s/Namespace/a",
+    );
+    expect(
+      namespaceMarkOf(`linuxnet:p/s/Namespace/a\n${id}\n`, 0, "nsfs 4026534991 1796309999"),
+    ).toBe(undefined);
+    expect(namespaceMarkOf(`linuxnet:p/s/Namespace/a\n${id}\n`, 0, undefined)).toBe(undefined);
+    // A record written before identities were: taken at its word.
+    expect(namespaceMarkOf("linuxnet:p/s/Namespace/a\n", 0, `${id}\n`)).toBe(
+      "linuxnet:p/s/Namespace/a",
+    );
+    expect(planNamespaceRecordWrite("ns1", "linuxnet:p/s/Namespace/a").slice(3)).toEqual([
+      "sh",
+      "/run/linuxnet/netns",
+      "/run/linuxnet/netns/ns1",
+      "linuxnet:p/s/Namespace/a",
+      "ns1",
+      "nsfs %i %Z",
+    ]);
   });
 
   it("remove a record with the directories it leaves empty, up to /run/linuxnet", () => {
@@ -81,6 +123,7 @@ describe("marks of ownership", () => {
 describe("a create that finds its name taken", () => {
   const ok = (stdout = ""): CommandResult => ({ stdout, stderr: "", exitCode: 0 });
   const mine = "linuxnet:p/s/Namespace/blue";
+  const IDENTITY = "nsfs 4026534991 1796309313";
 
   /** A host where namespace ns-blue exists, with `record` as its record (or none). */
   function hostWith(record: string | undefined) {
@@ -95,6 +138,7 @@ describe("a create that finds its name taken", () => {
           exitCode: 1,
         };
       }
+      if (line === "stat -Lc nsfs %i %Z /run/netns/ns-blue") return ok(`${IDENTITY}\n`);
       if (line.startsWith("cat /run/linuxnet/netns/")) {
         return record === undefined
           ? { stdout: "", stderr: "No such file or directory", exitCode: 1 }
@@ -128,6 +172,20 @@ describe("a create that finds its name taken", () => {
     expect(ran.filter((l) => l.startsWith("sh -c"))).toEqual([]);
   });
 
+  it("takes over its own namespace whose record names it (its nsfs inode and time)", async () => {
+    const { host, ran } = hostWith(`${mine}\n${IDENTITY}`);
+    await namespaceKind.create(host, inputs(), "ns-blue");
+    expect(ran).toContain("ip -n ns-blue link set lo up");
+  });
+
+  it("reads a namespace deleted by hand and made again under the name as unmarked: its record names another", async () => {
+    const { host, ran } = hostWith(`${mine}\nnsfs 4026534730 1796309001`);
+    await expect(namespaceKind.create(host, inputs(), "ns-blue")).rejects.toThrow(
+      /namespace "ns-blue" already exists and is not managed by this stack; set adopt: true/,
+    );
+    expect(ran).not.toContain("ip -n ns-blue link set lo up");
+  });
+
   it("refuses an object with another resource's mark, even with adopt, and names it", async () => {
     const { host, ran } = hostWith("linuxnet:p/other/Namespace/blue");
     await expect(namespaceKind.create(host, inputs({ adopt: true }), "ns-blue")).rejects.toThrow(
@@ -143,11 +201,34 @@ describe("a create that finds its name taken", () => {
     );
   });
 
-  it("adopts an unmarked object with adopt: true: marks it, then converges it", async () => {
+  it("adopts an unmarked object with adopt: true: converges it, then marks it as adopted", async () => {
     const { host, ran } = hostWith(undefined);
     await namespaceKind.create(host, inputs({ adopt: true }), "ns-blue");
-    const marked = ran.findIndex((l) => l.startsWith("sh -c") && l.includes(mine));
+    const marked = ran.findIndex((l) => l.startsWith("sh -c") && l.includes(`${mine};adopted`));
     expect(marked).toBeGreaterThan(0);
-    expect(ran.indexOf("ip -n ns-blue link set lo up")).toBeGreaterThan(marked);
+    expect(ran.indexOf("ip -n ns-blue link set lo up")).toBeLessThan(marked);
+  });
+
+  it("leaves an object it fails to converge unmarked, as it found it", async () => {
+    const { host: base, ran } = hostWith(undefined);
+    const host = hostFromRun("h1", async (argv, options) => {
+      if (argv.join(" ") === "ip -n ns-blue link set lo up") {
+        ran.push(argv.join(" "));
+        return { stdout: "", stderr: "RTNETLINK answers: Operation not permitted", exitCode: 2 };
+      }
+      return base.run(argv, options);
+    });
+    await expect(namespaceKind.create(host, inputs({ adopt: true }), "ns-blue")).rejects.toThrow(
+      /Operation not permitted/,
+    );
+    expect(ran).toContain("ip -n ns-blue link set lo up");
+    expect(ran.filter((l) => l.startsWith("sh -c"))).toEqual([]);
+  });
+
+  it("takes over its own adopted object again without adopt, keeping the adopted mark", async () => {
+    const { host, ran } = hostWith(`${mine};adopted`);
+    await namespaceKind.create(host, inputs(), "ns-blue");
+    expect(ran).toContain("ip -n ns-blue link set lo up");
+    expect(ran.filter((l) => l.startsWith("sh -c"))).toEqual([]);
   });
 });

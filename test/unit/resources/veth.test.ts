@@ -1,6 +1,13 @@
 import { stableMac } from "../../../provider/resources/link";
 import { describe, expect, it } from "vitest";
-import { type VethInputs, planVethAdd, vethKind } from "../../../provider/resources/veth";
+import {
+  type VethInputs,
+  planVethAdd,
+  vethKind,
+  vethMarkProblem,
+  vethPeerProblem,
+} from "../../../provider/resources/veth";
+import type { LinkState } from "../../../provider/host/ip";
 import { CONNECTION, PROVIDER_KEY, UNKNOWN, labelled, inputsFor } from "../support";
 
 const inputs = inputsFor<VethInputs>("blue", {
@@ -307,5 +314,62 @@ describe("planVethAdd", () => {
     expected.splice(peer + 2, 0, "address", stableMac(undefined, v.b.namespace, v.b.name));
     expected.splice(4 + 1, 0, "address", stableMac(undefined, v.a.namespace, v.a.name));
     expect(planVethAdd(v as VethInputs)).toEqual(expected);
+  });
+});
+
+describe("an existing pair taken over", () => {
+  // As `ip -json -details link show` prints them on this kernel.
+  const veth = (over: Partial<LinkState>): LinkState => ({
+    ifname: "x",
+    flags: [],
+    mtu: 1500,
+    operstate: "DOWN",
+    linkinfo: { info_kind: "veth" },
+    ...over,
+  });
+  const a = { name: "va" };
+  const b = { name: "vb", namespace: "ns1" };
+
+  it("is one pair in one namespace when each names the other", () => {
+    const same = { name: "vb" };
+    expect(
+      vethPeerProblem(a, veth({ ifindex: 5, link: "vb" }), same, veth({ ifindex: 4, link: "va" })),
+    ).toBeUndefined();
+    expect(
+      vethPeerProblem(a, veth({ ifindex: 5, link: "vc" }), same, veth({ ifindex: 4, link: "vd" })),
+    ).toMatch(/"va" and "vb" already exist but are not each other's peer \("va"'s peer is "vc"/);
+  });
+
+  it("is one pair across namespaces when each one's link_index is the other's ifindex, in the namespace named", () => {
+    const seenA = veth({ ifindex: 3, link_index: 2, link_netnsid: 0 });
+    const seenB = veth({ ifindex: 2, link_index: 3, link_netnsid: 0 });
+    expect(vethPeerProblem(a, seenA, b, seenB)).toBeUndefined();
+    expect(vethPeerProblem(a, seenA, b, seenB, new Map([[0, "ns1"]]))).toBeUndefined();
+    // The id names another namespace: a's peer is an ifindex 2 elsewhere.
+    expect(vethPeerProblem(a, seenA, b, seenB, new Map([[0, "ns2"]]))).toMatch(
+      /not each other's peer/,
+    );
+    // b's peer is another link of the host.
+    expect(
+      vethPeerProblem(a, seenA, b, veth({ ifindex: 2, link_index: 7, link_netnsid: 0 })),
+    ).toMatch(/"vb"'s is ifindex 7 in the namespace of id 0/);
+    // b is another pair's end in the same namespace as its peer.
+    expect(vethPeerProblem(a, seenA, b, veth({ ifindex: 2, link: "vd" }))).toMatch(
+      /not each other's peer/,
+    );
+  });
+
+  it("needs one ownership on both ends", () => {
+    const mine = "linuxnet:p/s/VethPair/v";
+    const with_ = (ifalias?: string) => veth(ifalias === undefined ? {} : { ifalias });
+    expect(vethMarkProblem(a, with_(), b, with_())).toBeUndefined();
+    expect(vethMarkProblem(a, with_("uplink"), b, with_())).toBeUndefined();
+    expect(vethMarkProblem(a, with_(mine), b, with_(mine))).toBeUndefined();
+    expect(vethMarkProblem(a, with_(), b, with_(mine))).toMatch(
+      /carry different marks \("va": no mark, "vb": linuxnet:p\/s\/VethPair\/v\)/,
+    );
+    expect(vethMarkProblem(a, with_(mine), b, with_("linuxnet:p/t/VethPair/v"))).toMatch(
+      /carry different marks/,
+    );
   });
 });
